@@ -1,0 +1,51 @@
+"""Scenarios: the hospital and what-if schema, its loader and the shipped scenario files."""
+
+from scenarios.loader import (
+    Problem,
+    ScenarioError,
+    load_scenario,
+    parse_scenario,
+    scenario_path,
+    shipped_scenarios,
+)
+from scenarios.schema import (
+    WEEKDAYS,
+    ArrivalsOverride,
+    BedsOverride,
+    Duration,
+    Hospital,
+    NursesOverride,
+    Override,
+    Scenario,
+    Service,
+    Shift,
+    TheatreBlockOverride,
+    Unit,
+    UnitKind,
+    mean_duration_hours,
+    minutes_of_day,
+)
+
+__all__ = [
+    "WEEKDAYS",
+    "ArrivalsOverride",
+    "BedsOverride",
+    "Duration",
+    "Hospital",
+    "NursesOverride",
+    "Override",
+    "Problem",
+    "Scenario",
+    "ScenarioError",
+    "Service",
+    "Shift",
+    "TheatreBlockOverride",
+    "Unit",
+    "UnitKind",
+    "load_scenario",
+    "mean_duration_hours",
+    "minutes_of_day",
+    "parse_scenario",
+    "scenario_path",
+    "shipped_scenarios",
+]
