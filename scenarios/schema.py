@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Literal
 
@@ -202,13 +203,9 @@ class Contract(_Frozen):
     @model_validator(mode="after")
     def _minutes_ordered(self) -> Contract:
         if self.min_minutes_per_week > self.max_minutes_per_week:
-            raise ScenarioRuleError(
-                [("min_minutes_per_week", "is larger than max_minutes_per_week")]
-            )
+            raise ScenarioRuleError([("min_minutes_per_week", "is larger than max_minutes_per_week")])
         if self.min_consecutive_shifts > self.max_consecutive_shifts:
-            raise ScenarioRuleError(
-                [("min_consecutive_shifts", "is larger than max_consecutive_shifts")]
-            )
+            raise ScenarioRuleError([("min_consecutive_shifts", "is larger than max_consecutive_shifts")])
         return self
 
 
@@ -370,9 +367,9 @@ class Policies(_Frozen):
     """What the hospital does under pressure."""
 
     nurse_shortage: Literal["agency", "close_beds"] = "agency"
-    discharge_hourly_profile: Annotated[
-        tuple[NonNegativeFloat, ...], Field(min_length=24, max_length=24)
-    ] = Field(description="Relative weight of discharges by hour of day")
+    discharge_hourly_profile: Annotated[tuple[NonNegativeFloat, ...], Field(min_length=24, max_length=24)] = (
+        Field(description="Relative weight of discharges by hour of day")
+    )
 
 
 # --------------------------------------------------------------------------------------------------
@@ -440,7 +437,9 @@ class Hospital(_Frozen):
         for i, unit in enumerate(self.units):
             where = f"units[{i}]"
             if unit.skill not in skill_ids:
-                problems.append((f"{where}.skill", f"unknown skill '{unit.skill}' (declared: {_ls(skill_ids)})"))
+                problems.append(
+                    (f"{where}.skill", f"unknown skill '{unit.skill}' (declared: {_ls(skill_ids)})")
+                )
             problems += _per_shift_table(f"{where}.patients_per_nurse", unit.patients_per_nurse, shift_ids)
             for j, service_id in enumerate(unit.services):
                 if service_id not in service_ids:
@@ -496,7 +495,8 @@ class Hospital(_Frozen):
                     problems.append(
                         (
                             f"{where}.surgery.elective_cases_per_week",
-                            f"service '{service.id}' has elective cases but no theatre session is allocated to it",
+                            f"service '{service.id}' has elective cases but no theatre session is "
+                            "allocated to it",
                         )
                     )
             if service.emergency_share > 0 and not service.pathways:
@@ -550,7 +550,7 @@ def _duplicates(where: str, ids: list[str]) -> list[tuple[str, str]]:
     return problems
 
 
-def _per_shift_table(where: str, table: dict[str, object], shift_ids: set[str]) -> list[tuple[str, str]]:
+def _per_shift_table(where: str, table: Mapping[str, object], shift_ids: set[str]) -> list[tuple[str, str]]:
     problems = [
         (f"{where}.{key}", f"unknown shift '{key}' (declared: {_ls(shift_ids)})")
         for key in table
@@ -623,7 +623,9 @@ def _check_pathways(where: str, pathways: tuple[Pathway, ...], unit_ids: set[str
 
 class _Dated(_Frozen):
     from_day: Annotated[int, Field(ge=0, description="First day it applies, day 0 = the run's start")] = 0
-    to_day: Annotated[int | None, Field(gt=0, description="First day it no longer applies (exclusive)")] = None
+    to_day: Annotated[int | None, Field(gt=0, description="First day it no longer applies (exclusive)")] = (
+        None
+    )
 
     def active_on(self, day: int) -> bool:
         """Whether the override applies on a day of the run."""
@@ -632,7 +634,9 @@ class _Dated(_Frozen):
     @model_validator(mode="after")
     def _period_ordered(self) -> _Dated:
         if self.to_day is not None and self.to_day <= self.from_day:
-            raise ScenarioRuleError([("to_day", f"to_day {self.to_day} is not after from_day {self.from_day}")])
+            raise ScenarioRuleError(
+                [("to_day", f"to_day {self.to_day} is not after from_day {self.from_day}")]
+            )
         return self
 
 
@@ -736,7 +740,10 @@ class Scenario(_Frozen):
                     problems.append((f"{where}.close", "a closed session cannot also name a service"))
             if override.from_day >= self.horizon_days:
                 problems.append(
-                    (f"{where}.from_day", f"day {override.from_day} is beyond the horizon of {self.horizon_days} days")
+                    (
+                        f"{where}.from_day",
+                        f"day {override.from_day} is beyond the horizon of {self.horizon_days} days",
+                    )
                 )
         if problems:
             raise ScenarioRuleError(problems)

@@ -30,7 +30,11 @@ def arrivals_factor(scenario: Scenario, service_id: str, day: int) -> float:
     """Multiplier on demand for a service (or ``"ed"`` for ED attendances) on a day of the run."""
     factor = 1.0
     for override in scenario.overrides:
-        if isinstance(override, ArrivalsOverride) and override.service == service_id and override.active_on(day):
+        if (
+            isinstance(override, ArrivalsOverride)
+            and override.service == service_id
+            and override.active_on(day)
+        ):
             factor *= override.factor
     return factor
 

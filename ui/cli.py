@@ -125,13 +125,15 @@ def scenario_show(file: ScenarioFile) -> None:
 
     theatres = Table(title="Theatre sessions (service or 'open')", show_lines=True)
     theatres.add_column("theatre")
-    for day in WEEKDAYS:
-        theatres.add_column(day)
+    for weekday_name in WEEKDAYS:
+        theatres.add_column(weekday_name)
     for theatre in hospital.theatres:
         cells = []
         for day in range(7):
             session = theatre.sessions.on(day)
-            cells.append("—" if session is None else f"{session.service or 'open'}\n{session.start}-{session.end}")
+            cells.append(
+                "—" if session is None else f"{session.service or 'open'}\n{session.start}-{session.end}"
+            )
         theatres.add_row(theatre.id + (" (emergency)" if theatre.emergency else ""), *cells)
     console.print(theatres)
 
@@ -163,9 +165,7 @@ def scenario_show(file: ScenarioFile) -> None:
         for i, override in enumerate(scenario.overrides):
             detail = override.model_dump(exclude={"kind", "from_day", "to_day"}, exclude_none=True)
             days = f"{override.from_day}–{override.to_day if override.to_day is not None else 'end'}"
-            overrides.add_row(
-                str(i), override.kind, ", ".join(f"{k}={v}" for k, v in detail.items()), days
-            )
+            overrides.add_row(str(i), override.kind, ", ".join(f"{k}={v}" for k, v in detail.items()), days)
         console.print(overrides)
 
 

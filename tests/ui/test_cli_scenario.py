@@ -22,7 +22,9 @@ def test_validate_accepts_a_shipped_scenario() -> None:
 def test_validate_rejects_with_file_path_and_reason(tmp_path: Path) -> None:
     bad = tmp_path / "bad.toml"
     base = Path(__file__).resolve().parents[2] / "scenarios" / "baseline.toml"
-    bad.write_text(f'[scenario]\nname = "x"\nbase = "{base}"\n[[overrides]]\nkind = "beds"\nunit = "MED-Z"\nchange = 1\n')
+    bad.write_text(
+        f'[scenario]\nname = "x"\nbase = "{base}"\n[[overrides]]\nkind = "beds"\nunit = "MED-Z"\nchange = 1\n'
+    )
     # run the real console script so the exit status is the one a shell sees
     completed = subprocess.run(
         [sys.executable, "-m", "ui.cli", "scenario", "validate", str(bad)], capture_output=True, text=True
