@@ -1,0 +1,411 @@
+"""Large neighbourhood search around the CP-SAT roster model, for large rosters and benchmarks.
+
+1. A quick roster is built nurse by nurse (:func:`greedy_roster`).
+2. CP-SAT runs on the whole model for a share of the time, starting from that roster; this also gives the
+   lower bound.
+3. Until the time is up, each search thread frees part of the best roster — a few nurses over the whole
+   horizon, every nurse over a few days, a block of both, or nurses around a badly covered shift — and
+   lets CP-SAT re-roster the free part with everything else fixed (one worker per thread). Nurses with
+   nothing free are left out of that small model: their cover counts are taken off the cover lines, which
+   keeps the penalties exact. Better or equal rosters (scored by the independent checker) replace the best
+   one. The size of each kind of neighbourhood adapts: it grows when CP-SAT proves the neighbourhood holds
+   nothing better, and shrinks when it runs out of time.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+import threading
+import time
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+
+from ortools.sat.python import cp_model
+
+from scheduler.roster.checker import check_roster
+from scheduler.roster.model import (
+    ProgressCallback,
+    RosterModel,
+    build_roster_model,
+    run_solver,
+    solution_from_run,
+)
+from scheduler.roster.problem import Fairness, RosterProblem
+from scheduler.roster.rules import CoverKey
+from scheduler.roster.solution import Roster, RosterProgress, RosterSolution, RosterStatus
+
+NEIGHBOURHOOD_PARAMETERS: Mapping[str, Any] = {"linearization_level": 2}
+"""CP-SAT parameters of one neighbourhood search (one worker)."""
+
+NEIGHBOURHOODS = ("nurses", "days", "block", "weak_cover")
+"""Kinds of neighbourhood."""
+
+Cell = tuple[str, int]
+"""(nurse_id, day)."""
+
+
+def _cover_key(day: int, shift_id: str, unit_id: str, skill: str) -> CoverKey:
+    return (day, shift_id, unit_id, skill)
+
+
+def subproblem(problem: RosterProblem, roster: Roster, free_nurses: set[str]) -> RosterProblem:
+    """The roster problem of ``free_nurses`` alone, the others' assignments in ``roster`` taken as given.
+
+    Cover lines are reduced by the nurses left out (below zero, every extra nurse is over-cover, so the
+    penalties differ from the full problem's by a constant). With fairness weights, nobody can be left
+    out, so the problem is returned whole.
+    """
+    fairness_on = problem.fairness.night_spread_weight or problem.fairness.weekend_spread_weight
+    if fairness_on or len(free_nurses) == len(problem.nurses):
+        return problem
+    staffed: Counter[CoverKey] = Counter(
+        _cover_key(a.day, a.shift_id, a.unit_id, a.skill)
+        for a in roster.assignments
+        if a.nurse_id not in free_nurses
+    )
+    cover = tuple(
+        replace(
+            line,
+            required_nurses=max(0, line.required_nurses - staffed[line.key]),
+            minimum_nurses=max(0, line.minimum_nurses - staffed[line.key]),
+        )
+        for line in problem.cover
+    )
+    return RosterProblem(
+        days=problem.days,
+        shifts=problem.shifts,
+        nurses=tuple(n for n in problem.nurses if n.nurse_id in free_nurses),
+        cover=cover,
+        requests=tuple(r for r in problem.requests if r.nurse_id in free_nurses),
+        agency=problem.agency,
+        fairness=Fairness(),
+        start_weekday=problem.start_weekday,
+        name=f"{problem.name} (part)",
+    )
+
+
+def _merge(roster: Roster, part: Roster, free_nurses: set[str]) -> Roster:
+    kept = tuple(a for a in roster.assignments if a.nurse_id not in free_nurses)
+    return Roster(assignments=kept + part.assignments, agency=part.agency)
+
+
+def greedy_roster(problem: RosterProblem, *, seed: int = 0, seconds_per_nurse: float = 1.0) -> Roster:
+    """A quick roster built nurse by nurse: each nurse gets her best roster given those already rostered.
+
+    Hard cover minimums, agency and fairness are left to the search that follows. Nurses go in a seeded
+    random order.
+    """
+    order = [n.nurse_id for n in problem.nurses]
+    random.Random(seed).shuffle(order)
+    roster = Roster(())
+    for nurse_id in order:
+        single = subproblem(problem, roster, {nurse_id})
+        single = replace(
+            single, agency=(), cover=tuple(replace(line, minimum_nurses=0) for line in single.cover)
+        )
+        built = build_roster_model(single, work_pattern_automaton=True)
+        built.set_objective()
+        run = run_solver(built.model, time_limit_seconds=seconds_per_nurse, workers=1, seed=seed)
+        if run.status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            roster = _merge(roster, built.roster_from(run.solver), {nurse_id})
+    return Roster(roster.assignments)
+
+
+def _set_hint(model: cp_model.CpModel, values: list[int]) -> None:
+    """Hint every variable of ``model`` with ``values`` (a complete solution of the same model)."""
+    model.clear_hints()
+    hint = model.proto.solution_hint
+    hint.vars.extend(range(len(values)))
+    hint.values.extend(values)
+
+
+def _complete_hint(built: RosterModel, roster: Roster, *, seconds: float) -> bool:
+    """Hint every variable of the model (auxiliary ones too) with ``roster``; False if it breaks a rule."""
+    model = built.model.clone()
+    model.clear_hints()
+    chosen = {(a.nurse_id, a.day, a.shift_id, a.unit_id, a.skill) for a in roster.assignments}
+    model.add_bool_and([var if key in chosen else var.Not() for key, var in built.variables.works.items()])
+    booked = {(b.day, b.shift_id, b.unit_id, b.skill): b.nurses for b in roster.agency}
+    for key, var in built.variables.agency.items():
+        model.add(var == booked.get(key, 0))
+    run = run_solver(model, time_limit_seconds=seconds, workers=1, seed=0)
+    if run.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        return False
+    _set_hint(built.model, list(run.solver.response_proto.solution))
+    return True
+
+
+@dataclass
+class _Best:
+    roster: Roster
+    objective: int
+
+
+@dataclass
+class _Difficulty:
+    """Share of the roster freed by a kind of neighbourhood, adapted to how its searches end."""
+
+    share: float = 0.1
+
+    def solved(self) -> None:
+        self.share = min(0.9, self.share * 1.2)
+
+    def timed_out(self) -> None:
+        self.share = max(0.01, self.share / 1.2)
+
+
+class _Search:
+    """Neighbourhood search threads sharing the best roster."""
+
+    def __init__(
+        self,
+        problem: RosterProblem,
+        best: _Best,
+        *,
+        deadline: float,
+        started: float,
+        neighbourhood_seconds: float,
+        progress: ProgressCallback | None,
+        cancel: threading.Event | None,
+        bound: float,
+        solutions: int,
+    ) -> None:
+        self.problem = problem
+        self.best = best
+        self.deadline = deadline
+        self.started = started
+        self.neighbourhood_seconds = neighbourhood_seconds
+        self.progress = progress
+        self.cancel = cancel
+        self.bound = bound
+        self.solutions = solutions
+        self.cancelled = False
+        self.lock = threading.Lock()
+        self.difficulty = {kind: _Difficulty() for kind in NEIGHBOURHOODS}
+        self.statistics = {kind: [0, 0, 0] for kind in NEIGHBOURHOODS}
+        """Per kind of neighbourhood: searches, searches proved optimal, improvements (for tuning)."""
+        self.nurse_ids = [n.nurse_id for n in problem.nurses]
+
+    def _free_cells(self, kind: str, rng: random.Random, roster: Roster) -> set[Cell]:
+        days = self.problem.days
+        share = self.difficulty[kind].share
+        nurse_count = max(2, min(len(self.nurse_ids), round(share * len(self.nurse_ids))))
+        if kind == "nurses":
+            chosen = rng.sample(self.nurse_ids, nurse_count)
+            return {(n, d) for n in chosen for d in range(days)}
+        if kind == "days":
+            width = max(2, min(days, round(share * days)))
+            first = rng.randrange(0, days - width + 1)
+            return {(n, d) for n in self.nurse_ids for d in range(first, first + width)}
+        if kind == "block":
+            chosen = rng.sample(self.nurse_ids, min(len(self.nurse_ids), 2 * nurse_count))
+            width = max(3, min(days, round(2 * share * days)))
+            first = rng.randrange(0, days - width + 1)
+            return {(n, d) for n in chosen for d in range(first, first + width)}
+        return self._weak_cover_cells(rng, roster, nurse_count)
+
+    def _weak_cover_cells(self, rng: random.Random, roster: Roster, nurse_count: int) -> set[Cell]:
+        """Nurses who could fill (or free) a short (or over-covered) cover line, over the whole horizon."""
+        staffed: Counter[CoverKey] = Counter(
+            _cover_key(a.day, a.shift_id, a.unit_id, a.skill) for a in roster.assignments
+        )
+        for booking in roster.agency:
+            staffed[_cover_key(booking.day, booking.shift_id, booking.unit_id, booking.skill)] += (
+                booking.nurses
+            )
+        weak = [
+            line
+            for line in self.problem.cover
+            if (staffed[line.key] < line.required_nurses and line.under_weight)
+            or (staffed[line.key] > line.required_nurses and line.over_weight)
+        ]
+        if not weak:
+            return {(n, d) for n in rng.sample(self.nurse_ids, nurse_count) for d in range(self.problem.days)}
+        line = rng.choice(weak)
+        candidates = [
+            n.nurse_id
+            for n in self.problem.nurses
+            if line.unit_id in n.units and line.skill in n.skills and line.day not in n.unavailable_days
+        ]
+        rng.shuffle(candidates)
+        chosen = set(candidates[: max(1, nurse_count - 1)])
+        chosen.add(rng.choice(self.nurse_ids))
+        return {(n, d) for n in chosen for d in range(self.problem.days)}
+
+    def _step(self, rng: random.Random) -> None:
+        with self.lock:
+            best = self.best
+        kind = rng.choice(NEIGHBOURHOODS)
+        free = self._free_cells(kind, rng, best.roster)
+        free_nurses = {n for n, _ in free}
+        part = subproblem(self.problem, best.roster, free_nurses)
+        built = build_roster_model(part, work_pattern_automaton=True)
+        built.set_objective()
+        built.add_hint(best.roster)
+        in_part = {n.nurse_id for n in part.nurses}
+        chosen = {(a.nurse_id, a.day, a.shift_id, a.unit_id, a.skill) for a in best.roster.assignments}
+        fixed = [
+            var if key in chosen else var.Not()
+            for key, var in built.variables.works.items()
+            if (key[0], key[1]) not in free
+        ]
+        if fixed:
+            built.model.add_bool_and(fixed)
+        left = self.deadline - time.perf_counter()
+        if left <= 0.05:
+            return
+        run = run_solver(
+            built.model,
+            time_limit_seconds=min(self.neighbourhood_seconds, left),
+            workers=1,
+            seed=rng.randrange(1 << 30),
+            cancel=self.cancel,
+            parameters=NEIGHBOURHOOD_PARAMETERS,
+        )
+        if run.cancelled:
+            self.cancelled = True
+        self.statistics[kind][0] += 1
+        if run.status == cp_model.OPTIMAL:
+            self.statistics[kind][1] += 1
+            self.difficulty[kind].solved()
+        elif run.status != cp_model.INFEASIBLE:
+            self.difficulty[kind].timed_out()
+        if run.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return
+        candidate = _merge(best.roster, built.roster_from(run.solver), in_part)
+        check = check_roster(self.problem, candidate)
+        if not check.feasible:
+            return
+        with self.lock:
+            if check.objective > self.best.objective:
+                return
+            improved = check.objective < self.best.objective
+            self.best = _Best(roster=candidate, objective=check.objective)
+            if improved:
+                self.statistics[kind][2] += 1
+                self.solutions += 1
+                if self.progress is not None:
+                    self.progress(
+                        RosterProgress(
+                            solutions=self.solutions,
+                            objective=float(check.objective),
+                            bound=self.bound,
+                            seconds=time.perf_counter() - self.started,
+                        )
+                    )
+
+    def run_thread(self, seed: int) -> None:
+        rng = random.Random(seed)
+        while time.perf_counter() < self.deadline - 0.05 and not self.cancelled:
+            if self.cancel is not None and self.cancel.is_set():
+                self.cancelled = True
+                return
+            with self.lock:
+                if self.best.objective <= math.ceil(self.bound - 1e-9):
+                    return
+            self._step(rng)
+
+
+def solve_roster_lns(
+    problem: RosterProblem,
+    *,
+    time_limit_seconds: float,
+    workers: int = 2,
+    seed: int = 0,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    hint: Roster | None = None,
+    first_share: float = 0.25,
+    neighbourhood_seconds: float = 2.0,
+) -> RosterSolution:
+    """Solve a roster with CP-SAT, then improve it by large neighbourhood search.
+
+    Parameters
+    ----------
+    problem
+        The roster problem.
+    time_limit_seconds
+        Wall-time limit of the whole search [s].
+    workers
+        Threads: CP-SAT workers in the whole-model run, then parallel neighbourhood searches.
+    seed
+        Random seed (nurse order, neighbourhood choice, CP-SAT).
+    progress
+        Called with a :class:`RosterProgress` at every improving roster.
+    cancel
+        Set this event to stop; the best roster so far is returned with ``cancelled=True``.
+    hint
+        A roster to start from instead of :func:`greedy_roster`.
+    first_share
+        Share of the time given to CP-SAT on the whole model.
+    neighbourhood_seconds
+        Time limit of one neighbourhood search [s].
+
+    Returns
+    -------
+    RosterSolution
+        As :func:`scheduler.roster.solve_roster`. The status is ``optimal`` only when the roster meets the
+        bound proved on the whole model; an infeasible problem is reported as by that run.
+    """
+    started = time.perf_counter()
+    deadline = started + time_limit_seconds
+    built = build_roster_model(problem)
+    built.set_objective()
+    start = hint if hint is not None else greedy_roster(problem, seed=seed)
+    start_check = check_roster(problem, start)
+    if start_check.feasible:
+        _complete_hint(built, start, seconds=max(1.0, 0.05 * time_limit_seconds))
+    first = run_solver(
+        built.model,
+        time_limit_seconds=max(0.1, min(first_share * time_limit_seconds, deadline - time.perf_counter())),
+        workers=workers,
+        seed=seed,
+        progress=progress,
+        cancel=cancel,
+    )
+    best: _Best | None = _Best(start, start_check.objective) if start_check.feasible else None
+    if first.status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        found = built.roster_from(first.solver)
+        objective = check_roster(problem, found).objective
+        if best is None or objective <= best.objective:
+            best = _Best(found, objective)
+    if best is None or first.status == cp_model.INFEASIBLE:
+        return solution_from_run(built, first)
+    bound = float(first.solver.best_objective_bound) if first.status != cp_model.UNKNOWN else 0.0
+    cancelled = first.cancelled
+    if first.status != cp_model.OPTIMAL and not cancelled:
+        search = _Search(
+            problem,
+            best,
+            deadline=deadline,
+            started=started,
+            neighbourhood_seconds=neighbourhood_seconds,
+            progress=progress,
+            cancel=cancel,
+            bound=bound,
+            solutions=1,
+        )
+        threads = [
+            threading.Thread(target=search.run_thread, args=(seed * 1009 + i,), name=f"roster-lns-{i}")
+            for i in range(max(1, workers))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        best = search.best
+        cancelled = search.cancelled
+    optimal = first.status == cp_model.OPTIMAL or best.objective <= math.ceil(bound - 1e-9)
+    check = check_roster(problem, best.roster)
+    return RosterSolution(
+        status=RosterStatus.OPTIMAL if optimal else RosterStatus.FEASIBLE,
+        roster=best.roster,
+        objective=check.objective,
+        objective_terms=check.penalties,
+        bound=float(check.objective) if optimal else bound,
+        seconds=time.perf_counter() - started,
+        cancelled=cancelled,
+    )

@@ -1,0 +1,62 @@
+"""The Curtois benchmark command prints checker-verified JSON; solve_curtois runs either method."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from scheduler.roster.curtois import read_curtois, solve_curtois
+from ui.commands.bench_curtois import curtois
+
+
+def _instance(shared_data: Path, number: int) -> Path:
+    return shared_data / "rostering" / "curtois" / f"Instance{number}.txt"
+
+
+@pytest.mark.shared_data
+def test_command_prints_json_with_the_checker_objective(shared_data: Path) -> None:
+    app = typer.Typer()
+    app.command()(curtois)
+    result = CliRunner().invoke(
+        app, [str(_instance(shared_data, 1)), "--time-limit", "20", "--workers", "2", "--seed", "0"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["instance"] == "Instance1"
+    assert report["feasible"] is True
+    assert report["objective"] == 607
+    assert report["best_known"] == 607
+    assert report["status"] == "optimal"
+    assert report["bound"] == pytest.approx(607)
+    assert report["seconds"] < 20
+    assert report["gap_to_best_known"] == 0
+
+
+def test_command_rejects_a_missing_file(tmp_path: Path) -> None:
+    app = typer.Typer()
+    app.command()(curtois)
+    result = CliRunner().invoke(app, [str(tmp_path / "nope.txt")])
+    assert result.exit_code != 0
+
+
+@pytest.mark.shared_data
+def test_lns_method_on_instance1(shared_data: Path) -> None:
+    result = solve_curtois(
+        read_curtois(_instance(shared_data, 1)), time_limit_seconds=6, workers=2, seed=0, method="lns"
+    )
+    assert result.feasible
+    assert result.objective is not None and result.objective >= 607
+    assert result.objective == result.solution.objective
+
+
+def test_unknown_method_is_rejected(tmp_path: Path) -> None:
+    from tests.scheduler.test_curtois_reader import TINY
+
+    path = tmp_path / "Instance0.txt"
+    path.write_text(TINY, encoding="utf-8")
+    with pytest.raises(ValueError, match="method"):
+        solve_curtois(read_curtois(path), time_limit_seconds=1, workers=1, method="simplex")
