@@ -17,6 +17,12 @@ from rich.table import Table
 
 from scenarios import Scenario, ScenarioError, load_scenario, scenario_path
 from scenarios.schema import WEEKDAYS, UnitKind
+from ui.commands.bench_curtois import curtois
+from ui.commands.bench_ihtc import ihtc
+from ui.commands.demo import demo
+from ui.commands.forecast import forecast_app
+from ui.commands.validate import queue
+from ui.commands.whatif import whatif
 
 app = typer.Typer(
     name="hospital-twin",
@@ -27,6 +33,16 @@ app = typer.Typer(
 )
 scenario_app = typer.Typer(help="Check and summarise scenario files.", no_args_is_help=True)
 app.add_typer(scenario_app, name="scenario")
+app.add_typer(forecast_app, name="forecast")
+app.command("whatif")(whatif)
+app.command("demo")(demo)
+validate_app = typer.Typer(help="Check the hospital model against queueing theory.", no_args_is_help=True)
+validate_app.command("queue")(queue)
+app.add_typer(validate_app, name="validate")
+bench_app = typer.Typer(help="Run our solvers on published benchmark instances.", no_args_is_help=True)
+bench_app.command("curtois")(curtois)
+bench_app.command("ihtc")(ihtc)
+app.add_typer(bench_app, name="bench")
 
 # Wide output when piped (rich falls back to 80 columns otherwise and truncates the tables).
 console = Console(width=None if sys.stdout.isatty() else 200)
