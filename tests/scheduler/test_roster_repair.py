@@ -95,12 +95,13 @@ def test_repair_keeps_the_past_and_changes_few_assignments(published: tuple[Rost
     assert repaired.objective == check.objective + 10 * len(changes)
     # The sick nurse's shifts are gone; someone covers each: at most a few swaps per lost shift.
     assert all(repaired.roster.assignment(sick, d) is None for d in days)
-    assert len(changes) <= 4 * len(days)
-    # No worse on cover than leaving the gaps open.
-    assert (
-        check.penalties["cover_shortfall"]
-        <= check_roster(changed, _without(roster, sick, days)).penalties["cover_shortfall"]
+    # Never worse than the obvious repair (strike the sick nurse's shifts, leave the gaps open), whatever
+    # the machine's load: that roster is feasible and within reach of the search.
+    gaps_left = _without(roster, sick, days)
+    gaps_left_cost = check_roster(changed, gaps_left).objective + 10 * len(
+        roster_changes(roster, gaps_left, from_day=from_day)
     )
+    assert repaired.objective <= gaps_left_cost
 
 
 def _without(roster: Roster, nurse_id: str, days: list[int]) -> Roster:
