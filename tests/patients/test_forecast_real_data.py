@@ -1,6 +1,6 @@
 """Goals on real data: University of Iowa hourly ED arrivals, 2013-07-01 to 2017-03-31 (../shared/data).
 
-Protocol (as in docs/benchmarks-forecast.md, with fewer origins and refits to keep the test near 40 s):
+Protocol (as in docs/benchmarks.md, with fewer origins and refits to keep the test near 40 s):
 training 2013-07-01 – 2016-03-31, test 2016-04-01 – 2017-03-31; model chosen on training data only;
 regressors: temperature and the file's holiday and game-day flags (observed values taken as known).
 
@@ -45,7 +45,7 @@ def test_hourly_one_step_forecast_beats_the_hour_of_week_mean(shared_data: Path)
         freq="hour",
         regressors=REGRESSORS,
     )
-    # The model the full selection picks on this training data (docs/benchmarks-forecast.md); alone for speed.
+    # The model the full selection picks on this training data (docs/benchmarks.md); alone for speed.
     result = backtest_arrivals(
         series,
         "hour",
