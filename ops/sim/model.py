@@ -510,7 +510,9 @@ class _HospitalRun:
 
     # ---- inpatient stays --------------------------------------------------------------------------
     def _stay_from_start(self, patient: Patient, unit: CareUnit) -> ProcessGenerator:
-        yield from self._stay(patient, unit, 0)
+        # A start state can hold more patients than a unit has beds (escalation beds, a closure from day
+        # 0); some may have been moved before this process starts, so the bed is wherever they are now.
+        yield from self._stay(patient, patient.unit or unit, 0)
 
     def _stay(self, patient: Patient, unit: CareUnit, step: int) -> ProcessGenerator:
         """Stay on each remaining step of the route, moving on when the next bed is free, then go home.
