@@ -1,0 +1,175 @@
+"""Census Monte Carlo: schemas, invariants, reproducibility, and its 90 % band on held-out history."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+
+import numpy as np
+import polars as pl
+import pytest
+
+from patients.census import (
+    ACUITY_BANDS,
+    CENSUS_FORECAST_SCHEMA,
+    CENSUS_PATHS_SCHEMA,
+    OBSERVED_CENSUS_SCHEMA,
+    census_forecast,
+    fit_census_model,
+    observed_census,
+)
+from patients.los import SEGMENTS_SCHEMA, segments_from_events, unit_kinds
+from patients.synthetic import generate_history
+from patients.synthetic.history import History
+from patients.twin import TwinRegistry
+from scenarios import Scenario, load_scenario, scenario_path
+
+HISTORY_DAYS = 49
+ORIGIN_DAYS = (28, 32, 36, 40, 44)
+HORIZON_HOURS = 96
+
+
+@pytest.fixture(scope="module")
+def scenario() -> Scenario:
+    return load_scenario(scenario_path("baseline"))
+
+
+@pytest.fixture(scope="module")
+def history(scenario: Scenario) -> History:
+    return generate_history(scenario, date(2024, 1, 1), HISTORY_DAYS, seed=3)
+
+
+@pytest.fixture(scope="module")
+def segments(history: History, scenario: Scenario) -> pl.DataFrame:
+    return segments_from_events(history.events, scenario)
+
+
+def twins_at(history: History, origin: datetime) -> pl.DataFrame:
+    """Twins as a live feed would have them at ``origin`` (vital signs of the last day only, for speed)."""
+    events = history.events.filter(
+        (pl.col("occurred_at") <= origin)
+        & ((pl.col("kind") != "observation") | (pl.col("occurred_at") > origin - timedelta(hours=24)))
+    )
+    return TwinRegistry.from_frame(events).to_frame(origin)
+
+
+def units_of(scenario: Scenario) -> tuple[str, ...]:
+    return tuple(unit.id for unit in scenario.hospital.units)
+
+
+def beds_of(scenario: Scenario) -> dict[str, int]:
+    return {unit.id: unit.beds for unit in scenario.hospital.units}
+
+
+def test_segments_have_the_declared_schema_and_cover_every_stay(
+    segments: pl.DataFrame, history: History
+) -> None:
+    assert dict(segments.schema) == SEGMENTS_SCHEMA
+    assert set(segments["acuity_band"].unique()) <= set(ACUITY_BANDS)
+    admitted = segments.filter(pl.col("status") == "admitted")["encounter_id"].n_unique()
+    assert admitted == history.admissions.height
+    ended = segments.filter(pl.col("ended_at").is_not_null())
+    assert (ended["ended_at"] >= ended["started_at"]).all()
+
+
+def test_observed_census_matches_the_twins_replay(
+    segments: pl.DataFrame, history: History, scenario: Scenario
+) -> None:
+    moment = history.starts_at + timedelta(days=20, hours=11)
+    observed = observed_census(segments, units_of(scenario), moment, 1)
+    assert dict(observed.schema) == OBSERVED_CENSUS_SCHEMA
+    replay = TwinRegistry.from_frame(
+        history.events.filter((pl.col("occurred_at") <= moment) & (pl.col("kind") != "observation"))
+    ).census_by_unit()
+    for row in observed.iter_rows(named=True):
+        assert row["census"] == replay.get(row["unit_id"], 0), row["unit_id"]
+
+
+@pytest.fixture(scope="module")
+def one_forecast(segments: pl.DataFrame, history: History, scenario: Scenario):
+    origin = history.starts_at + timedelta(days=ORIGIN_DAYS[0], hours=7, minutes=20)
+    model = fit_census_model(segments, units_of(scenario), origin)
+    twins = twins_at(history, origin)
+    forecast = census_forecast(
+        model, twins, beds_of(scenario), origin, unit_kinds=unit_kinds(scenario), hours=48, n_paths=60, seed=5
+    )
+    return model, twins, origin, forecast
+
+
+def test_forecast_frames_have_the_contract_schemas(one_forecast, scenario: Scenario) -> None:
+    _, _, origin, forecast = one_forecast
+    assert dict(forecast.paths.schema) == CENSUS_PATHS_SCHEMA
+    assert dict(forecast.summary.schema) == CENSUS_FORECAST_SCHEMA
+    units = len(scenario.hospital.units)
+    assert forecast.summary.height == units * 48
+    assert forecast.paths.height == 60 * units * 48
+    first = forecast.summary["at"].min()
+    assert first == origin.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+    assert forecast.summary["horizon_hours"].min() == 1
+    assert forecast.summary["horizon_hours"].max() == 48
+
+
+def test_paths_are_consistent_with_the_summary(one_forecast) -> None:
+    _, _, _, forecast = one_forecast
+    paths = forecast.paths
+    assert (paths["low"] + paths["medium"] + paths["high"] == paths["census"]).all()
+    assert (paths["census"] >= 0).all()
+    by_hour = paths.group_by(["unit_id", "at"]).agg(pl.col("census").mean().alias("from_paths"))
+    joined = forecast.summary.join(by_hour, on=["unit_id", "at"])
+    assert np.allclose(joined["mean"], joined["from_paths"])
+    assert (joined["p05"] <= joined["p50"]).all() and (joined["p50"] <= joined["p95"]).all()
+
+
+def test_first_hour_starts_from_the_twins(one_forecast, scenario: Scenario) -> None:
+    _, twins, _, forecast = one_forecast
+    now = twins.filter(pl.col("status").is_in(["registered", "admitted"])).group_by("unit").len()
+    first = forecast.summary.filter(pl.col("horizon_hours") == 1)
+    joined = first.join(now, left_on="unit_id", right_on="unit", how="left").fill_null(0)
+    # within one hour few patients come or go: the forecast starts from today's census
+    for row in joined.iter_rows(named=True):
+        assert abs(row["mean"] - row["len"]) <= max(4.0, 0.25 * row["len"]), row["unit_id"]
+
+
+def test_same_seed_same_forecast_other_seed_other_paths(one_forecast, scenario: Scenario) -> None:
+    model, twins, origin, forecast = one_forecast
+    kwargs = {"unit_kinds": unit_kinds(scenario), "hours": 48, "n_paths": 60}
+    again = census_forecast(model, twins, beds_of(scenario), origin, seed=5, **kwargs)  # type: ignore[arg-type]
+    other = census_forecast(model, twins, beds_of(scenario), origin, seed=6, **kwargs)  # type: ignore[arg-type]
+    assert again.paths.equals(forecast.paths)
+    assert not other.paths.equals(forecast.paths)
+
+
+def test_bad_arguments_are_named(one_forecast, scenario: Scenario) -> None:
+    model, twins, origin, _ = one_forecast
+    with pytest.raises(ValueError, match="hours"):
+        census_forecast(model, twins, {}, origin, unit_kinds={}, hours=0)
+    with pytest.raises(ValueError, match="timezone"):
+        census_forecast(model, twins, {}, origin.replace(tzinfo=None), unit_kinds={})
+
+
+def test_ninety_percent_band_covers_held_out_census(
+    segments: pl.DataFrame, history: History, scenario: Scenario
+) -> None:
+    """Pooled over units, hours and five origins, the p05-p95 band holds 87-93 % of the real census."""
+    units = units_of(scenario)
+    inside: list[np.ndarray] = []
+    for day in ORIGIN_DAYS:
+        origin = history.starts_at + timedelta(days=day, hours=7)
+        model = fit_census_model(segments, units, origin)
+        forecast = census_forecast(
+            model,
+            twins_at(history, origin),
+            beds_of(scenario),
+            origin,
+            unit_kinds=unit_kinds(scenario),
+            hours=HORIZON_HOURS,
+            n_paths=200,
+            seed=11,
+            keep_paths=False,
+        )
+        observed = observed_census(segments, units, origin + timedelta(hours=1), HORIZON_HOURS)
+        joined = forecast.summary.join(observed, on=["unit_id", "at"])
+        assert joined.height == len(units) * HORIZON_HOURS
+        inside.append(((joined["census"] >= joined["p05"]) & (joined["census"] <= joined["p95"])).to_numpy())
+    coverage = float(np.concatenate(inside).mean())
+    print(f"census 90 % band coverage: {coverage:.3f}")
+    assert 0.87 <= coverage <= 0.93, coverage
