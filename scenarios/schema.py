@@ -373,6 +373,83 @@ class Policies(_Frozen):
 
 
 # --------------------------------------------------------------------------------------------------
+# Supplies: consumables used by operations
+# --------------------------------------------------------------------------------------------------
+
+
+class SupplyItem(_Frozen):
+    """A consumable kept in stock (theatre packs, implants, dressings, ...)."""
+
+    id: Ident
+    name: str = ""
+    unit_cost: NonNegativeFloat = Field(description="Purchase price of one unit [currency]")
+    holding_cost_per_day: NonNegativeFloat = Field(
+        description="Cost of keeping one unit in stock for a day (capital, space, expiry) [currency/day]"
+    )
+    lead_time_days: Annotated[int, Field(ge=0, le=90, description="Days from order to delivery [days]")]
+    pack_size: Annotated[int, Field(ge=1, description="Units per pack; orders are whole packs [units]")] = 1
+    shortage_cost: NonNegativeFloat | None = Field(
+        default=None,
+        description="Cost of a unit missing when needed (emergency purchase, delay) [currency]; "
+        "by default ten times the unit cost",
+    )
+    max_stock: Annotated[int | None, Field(ge=1, description="Storage space for this item [units]")] = None
+
+    @property
+    def shortage_cost_per_unit(self) -> float:
+        """Cost of a unit missing when needed [currency]."""
+        return self.shortage_cost if self.shortage_cost is not None else 10.0 * self.unit_cost
+
+
+class BillOfMaterials(_Frozen):
+    """Units of each item used by one operation of a service."""
+
+    service: Ident
+    items: dict[str, PositiveFloat] = Field(description="Units used per case, by item id [units/case]")
+
+
+class Supply(_Frozen):
+    """Consumables, what each operation uses, and the stock policy."""
+
+    service_level: Annotated[float, Field(gt=0.5, lt=1)] = Field(
+        default=0.95, description="Wanted probability of not running out in a day (cycle service level)"
+    )
+    order_cost: NonNegativeFloat = Field(
+        default=0.0, description="Cost of placing one order of one item (handling, delivery) [currency]"
+    )
+    items: tuple[SupplyItem, ...] = ()
+    bills_of_materials: tuple[BillOfMaterials, ...] = ()
+
+    @model_validator(mode="after")
+    def _check_items(self) -> Supply:
+        problems = _duplicates("items", [item.id for item in self.items])
+        item_ids = {item.id for item in self.items}
+        first_bill: dict[str, int] = {}
+        for i, bill in enumerate(self.bills_of_materials):
+            if bill.service in first_bill:
+                problems.append(
+                    (
+                        f"bills_of_materials[{i}].service",
+                        f"service '{bill.service}' already has a bill "
+                        f"(bills_of_materials[{first_bill[bill.service]}])",
+                    )
+                )
+            first_bill.setdefault(bill.service, i)
+        for i, bill in enumerate(self.bills_of_materials):
+            for item_id in bill.items:
+                if item_id not in item_ids:
+                    problems.append(
+                        (
+                            f"bills_of_materials[{i}].items.{item_id}",
+                            f"unknown item '{item_id}' (declared: {_ls(item_ids)})",
+                        )
+                    )
+        if problems:
+            raise ScenarioRuleError(problems)
+        return self
+
+
+# --------------------------------------------------------------------------------------------------
 # The hospital
 # --------------------------------------------------------------------------------------------------
 
@@ -394,6 +471,7 @@ class Hospital(_Frozen):
     staffing: Staffing = Staffing()
     costs: Costs
     policies: Policies
+    supply: Supply | None = Field(default=None, description="Consumables linked to the case mix (optional)")
 
     # ---- look-ups -------------------------------------------------------------------------------
     def unit(self, unit_id: str) -> Unit:
@@ -518,6 +596,19 @@ class Hospital(_Frozen):
             problems.append(("ed.weekday_profile", "all weights are zero"))
         if sum(self.policies.discharge_hourly_profile) <= 0:
             problems.append(("policies.discharge_hourly_profile", "all weights are zero"))
+        if self.supply is not None:
+            for i, bill in enumerate(self.supply.bills_of_materials):
+                if bill.service not in service_ids:
+                    problems.append(
+                        (f"supply.bills_of_materials[{i}].service", f"unknown service '{bill.service}'")
+                    )
+                elif self.service(bill.service).surgery is None:
+                    problems.append(
+                        (
+                            f"supply.bills_of_materials[{i}].service",
+                            f"service '{bill.service}' has no surgery section: it does no operations",
+                        )
+                    )
 
         for k, (before, after) in enumerate(self.staffing.forbidden_successions):
             for part, shift_id in (("0", before), ("1", after)):
