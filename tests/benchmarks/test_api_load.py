@@ -1,0 +1,184 @@
+"""Load benchmark of the API's read routes: uvicorn in a subprocess on loopback, an open-loop httpx client
+sending 200 requests/s, latency percentiles printed against the goal p99 <= 100 ms.
+
+The store holds 14 days of the 500-bed demo hospital's history (so the census and the twins cover several
+hundred patients), a 14-day census forecast, plans and a what-if run. Latency is measured from the moment
+each request was due (open loop: a slow answer does not delay the next request), so queueing in the
+service counts against it. Run with ``make bench``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+import numpy as np
+import polars as pl
+import pytest
+
+from ops.sim.kpis import KPI_SCHEMA
+from ops.store import open_store
+from ops.store.tokens import create_token
+from patients.census.schema import CENSUS_FORECAST_SCHEMA
+from patients.synthetic import generate_history
+from scenarios import load_scenario, scenario_path
+
+RATES_PER_SECOND = (100, 200)
+"""Offered loads: the goal's 200 requests/s, and half of it to show where the service stands."""
+DURATION_SECONDS = 15
+GOAL_P99_MS = 100.0
+READ_PATHS = (
+    "/units",
+    "/census/now",
+    "/twins?unit=AMU",
+    "/forecasts/census?hours=24",
+    "/plans/roster/latest",
+    "/alerts",
+    "/scenarios",
+    "/kpis/1",
+    "/jobs?limit=20",
+)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _fill_store(url: str, results: Path) -> str:
+    baseline = load_scenario(scenario_path("baseline"))
+    today = datetime.now(UTC).date()
+    history = generate_history(baseline, today - timedelta(days=14), 14, seed=11, warm_up_days=30)
+    origin = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+    generator = np.random.default_rng(5)
+    rows = []
+    for unit in baseline.hospital.units:
+        for hour in range(1, 14 * 24 + 1):
+            mean = float(unit.beds * generator.uniform(0.7, 1.0))
+            high, p_over = mean * 0.1, float(generator.uniform(0, 0.2))
+            at = origin + timedelta(hours=hour)
+            rows.append((unit.id, at, hour, mean, mean * 0.85, mean, mean * 1.15, high, unit.beds, p_over))
+    forecast = pl.DataFrame(rows, schema=CENSUS_FORECAST_SCHEMA, orient="row")
+    with open_store(url, results_dir=results) as store:
+        store.append_events(history.events)
+        store.save_forecast("census", origin, forecast)
+        store.save_plan("roster", {"shifts": [{"unit": u.id, "nurses": 5} for u in baseline.hospital.units]})
+        store.save_plan(
+            "nightly", {"alerts": [{"unit": "AMU", "kind": "over_capacity", "day": str(date.today())}]}
+        )
+        store.save_scenario("surge", scenario_path("winter_surge").read_text())
+        run_id = store.start_scenario_run("surge", "digest", seed=0, replications=10)
+        kpis = pl.DataFrame(
+            {
+                "replication": list(range(10)) * 2,
+                "scenario": ["Baseline"] * 10 + ["Winter surge"] * 10,
+                "metric": ["ed_attendances"] * 20,
+                "value": generator.normal(500, 20, 20).tolist(),
+            },
+            schema=KPI_SCHEMA,
+        )
+        store.put_result_parquet(f"runs/{run_id}/kpis", kpis)
+        store.finish_scenario_run(run_id, "finished", result_name=f"runs/{run_id}/kpis")
+        return create_token(store, name="load-test", role="admin")[0]
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]]:
+    folder = tmp_path_factory.mktemp("api-load")
+    url = f"sqlite:///{folder / 'load.db'}"
+    secret = _fill_store(url, folder / "results")
+    port = _free_port()
+    environment = {
+        **os.environ,
+        "HOSPITAL_TWIN_API_DATABASE_URL": url,
+        "HOSPITAL_TWIN_API_RESULTS_DIR": str(folder / "results"),
+    }
+    server = subprocess.Popen(
+        [
+            *(sys.executable, "-m", "uvicorn", "ui.api:create_app", "--factory", "--host", "127.0.0.1"),
+            *("--port", str(port), "--log-level", "warning", "--no-access-log"),
+        ],
+        env=environment,
+        stdin=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None, "the API server exited"
+            assert time.monotonic() < deadline, "the API server did not start in 60 s"
+            time.sleep(0.2)
+        yield base, secret
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+async def _load(base: str, secret: str, rate: int) -> tuple[list[tuple[str, float, int]], float]:
+    headers = {"Authorization": f"Bearer {secret}"}
+    limits = httpx.Limits(max_connections=32, max_keepalive_connections=32)
+    results: list[tuple[str, float, int]] = []
+    async with httpx.AsyncClient(base_url=base, headers=headers, limits=limits, timeout=30) as client:
+        deadline = time.monotonic() + 120
+        for path in READ_PATHS:  # warm up: the service builds the twins as it starts (409 until then)
+            while (status := (await client.get(path)).status_code) == 409 and time.monotonic() < deadline:
+                await asyncio.sleep(0.5)
+            assert status == 200, path
+
+        async def one(path: str, due: float) -> None:
+            answer = await client.get(path)
+            results.append((path, (time.perf_counter() - due) * 1000, answer.status_code))
+
+        total = rate * DURATION_SECONDS
+        start = time.perf_counter()
+        tasks = []
+        for number in range(total):
+            due = start + number / rate
+            pause = due - time.perf_counter()
+            if pause > 0:
+                await asyncio.sleep(pause)
+            tasks.append(asyncio.create_task(one(READ_PATHS[number % len(READ_PATHS)], due)))
+        await asyncio.gather(*tasks)
+        sent_seconds = time.perf_counter() - start
+    return results, sent_seconds
+
+
+@pytest.mark.parametrize("rate", RATES_PER_SECOND)
+def test_read_routes_under_load(served: tuple[str, str], rate: int) -> None:
+    base, secret = served
+    load_before = os.getloadavg()[0]
+    results, elapsed = asyncio.run(_load(base, secret, rate))
+
+    schema = {"path": pl.String, "ms": pl.Float64, "status": pl.Int64}
+    frame = pl.DataFrame(results, schema=schema, orient="row")
+    overall = np.percentile(frame["ms"].to_numpy(), [50, 95, 99])
+    print(
+        f"\nAPI read load at {rate} req/s: {frame.height} requests in {elapsed:.1f} s "
+        f"({frame.height / elapsed:.0f} req/s offered; machine load average {load_before:.1f} on "
+        f"{os.cpu_count()} cores before the run)"
+    )
+    print(f"{'route':32s} {'n':>5s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s}")
+    for path in READ_PATHS:
+        values = frame.filter(pl.col("path") == path)["ms"].to_numpy()
+        p50, p95, p99 = np.percentile(values, [50, 95, 99])
+        print(f"{path:32s} {len(values):5d} {p50:8.1f} {p95:8.1f} {p99:8.1f}")
+    print(f"{'all read routes':32s} {frame.height:5d} {overall[0]:8.1f} {overall[1]:8.1f} {overall[2]:8.1f}")
+    verdict = "met" if overall[2] <= GOAL_P99_MS else "NOT met"
+    print(f"ours p99 {overall[2]:.1f} ms vs goal p99 <= {GOAL_P99_MS:.0f} ms at {rate} req/s: {verdict}")
+
+    assert frame.filter(pl.col("status") != 200).height == 0
+    assert frame.height == rate * DURATION_SECONDS

@@ -1,0 +1,408 @@
+"""What the read routes call: one function per answer, over the store and the domain packages.
+
+Parts built by other pipelines (``ops.live`` for the twins and census, the nightly plan for alerts) are
+used when present; when something is missing the functions raise :class:`~ui.api.errors.NotFound` or
+:class:`~ui.api.errors.Unavailable` with a clear message, which the service answers with 404 or 409.
+"""
+
+from __future__ import annotations
+
+import importlib
+import threading
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import polars as pl
+
+from ops.jobs import json_safe, resolve_scenario
+from ops.store import Plan, Store
+from patients.census.schema import CENSUS_FORECAST_SCHEMA
+from patients.events import frame_to_events
+from patients.twin import TWIN_SCHEMA, TwinRegistry
+from scenarios import Scenario, ScenarioError
+from ui.api.errors import NotFound, Unavailable
+
+CENSUS_FORECAST_NAME = "census"
+"""Name under which the census forecast is kept in the store."""
+
+NIGHTLY_PLAN_KINDS: tuple[str, ...] = ("nightly", "staffing", "roster")
+"""Plan kinds that may carry the nightly plan's ``alerts``, in the order they are looked at."""
+
+AT_RISK_PROBABILITY = 0.10
+"""An hour is at risk when the chance of more patients than beds is above this."""
+
+_INSIDE = ("registered", "admitted")
+
+
+def optional_function(module_name: str, function_name: str) -> Callable[..., Any] | None:
+    """A function of a module that may not be part of this installation (``None`` when absent)."""
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name is not None and module_name.startswith(error.name):
+            return None
+        raise
+    function = getattr(module, function_name, None)
+    return function if callable(function) else None
+
+
+# -- the hospital -----------------------------------------------------------------------------------------
+
+
+class AnswerCache:
+    """Answers reused for a few seconds, keyed by what they depend on (thread-safe, bounded)."""
+
+    def __init__(self, seconds: float, max_entries: int = 256) -> None:
+        self.seconds = seconds
+        self.max_entries = max_entries
+        self._entries: dict[tuple[Any, ...], tuple[float, Any]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+        """The answer under ``key``, built again when older than :attr:`seconds`."""
+        with self._lock:
+            cached = self._entries.get(key)
+        if cached is not None and time.monotonic() - cached[0] <= self.seconds:
+            return cached[1]
+        answer = build()
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()
+            self._entries[key] = (time.monotonic(), answer)
+        return answer
+
+
+ANSWER_CACHE_SECONDS = 5.0
+"""Scenario, forecast and KPI answers are reused this long [seconds]: a change shows at most this late."""
+
+_SCENARIOS = AnswerCache(ANSWER_CACHE_SECONDS)
+_ENCODED = AnswerCache(ANSWER_CACHE_SECONDS)
+
+
+def hospital_scenario(store: Store, name: str) -> Scenario:
+    """The scenario describing the hospital (its newest saved version, else the shipped file).
+
+    Reused for :data:`ANSWER_CACHE_SECONDS`: every read needs it, and it changes rarely.
+    """
+    scenario: Scenario = _SCENARIOS.get((store.url, name), lambda: _load_hospital_scenario(store, name))
+    return scenario
+
+
+def _load_hospital_scenario(store: Store, name: str) -> Scenario:
+    try:
+        return resolve_scenario(store, name)[0]
+    except KeyError:
+        raise Unavailable(f"the hospital scenario {name!r} is neither saved nor shipped") from None
+    except ScenarioError as error:
+        raise Unavailable(f"the hospital scenario {name!r} is not valid: {error}") from None
+
+
+def units(scenario: Scenario) -> list[dict[str, Any]]:
+    """The units of the hospital: id, name, kind and beds."""
+    return [
+        {"id": unit.id, "name": unit.name or unit.id, "kind": unit.kind.value, "beds": unit.beds}
+        for unit in scenario.hospital.units
+    ]
+
+
+# -- twins and census -------------------------------------------------------------------------------------
+
+
+class TwinsSource:
+    """The patient twins now, kept in memory and brought up to date with the events stored since.
+
+    The first call builds the registry (``ops.live.load_twins(store, now)`` when it gives a
+    :class:`~patients.twin.TwinRegistry`, else by replaying the stored events); later calls apply only the
+    events stored since (:meth:`~ops.store.Store.events_since`), so a read costs milliseconds even for a
+    large hospital. The frame is rebuilt when events arrive or after ``max_age_seconds`` (elapsed stays
+    move on).
+    """
+
+    def __init__(self, max_age_seconds: float = 30.0) -> None:
+        self.max_age_seconds = max_age_seconds
+        self._registry: TwinRegistry | None = None
+        self._seq = 0
+        self._frame: pl.DataFrame | None = None
+        self._as_of = datetime.now(UTC)
+        self._built_at = 0.0
+        self._lock = threading.Lock()
+
+    def frame(self, store: Store) -> tuple[datetime, pl.DataFrame]:
+        """(as of, twins frame with :data:`~patients.twin.TWIN_SCHEMA`), patients inside only.
+
+        Raises
+        ------
+        Unavailable
+            When the store holds no patient events yet, or the first build is still running.
+        """
+        last_seq = store.last_seq()
+        if last_seq == 0:
+            raise Unavailable("no patient events in the store yet: send ADT or FHIR, or run the demo")
+        # Readers never queue behind a build: while one runs they get the frame before it, if any.
+        if not self._lock.acquire(blocking=False):
+            if self._frame is not None:
+                return self._as_of, self._frame
+            raise Unavailable(
+                "the patient twins are being built from the event store; retry in a few seconds"
+            )
+        try:
+            return self._refresh(store, last_seq)
+        finally:
+            self._lock.release()
+
+    def _refresh(self, store: Store, last_seq: int) -> tuple[datetime, pl.DataFrame]:
+        """Apply the events stored since the last call; rebuild the frame when needed (lock held)."""
+        if self._registry is None or last_seq < self._seq:  # first call, or another store behind it
+            self._registry, self._seq = _initial_registry(store, last_seq)
+        if last_seq > self._seq:
+            new_events = store.events_since(self._seq)
+            for event in frame_to_events(new_events.drop("seq")):
+                self._registry.apply(event)  # an event seen already is recognised and skipped
+            self._seq = int(new_events["seq"].to_list()[-1]) if new_events.height else last_seq
+            self._frame = None
+        if self._frame is None or time.monotonic() - self._built_at > self.max_age_seconds:
+            self._as_of = datetime.now(UTC)
+            self._frame = _inside(self._registry.to_frame(self._as_of))
+            self._built_at = time.monotonic()
+        return self._as_of, self._frame
+
+
+def _initial_registry(store: Store, last_seq: int) -> tuple[TwinRegistry, int]:
+    """A registry and the sequence number it covers (events after it are applied by the caller).
+
+    ``ops.live.load_twins`` replays only the stays that may still be open; events stored while it reads
+    are applied again afterwards and recognised as duplicates.
+    """
+    load_twins = optional_function("ops.live", "load_twins")
+    if load_twins is not None:
+        loaded = load_twins(store, datetime.now(UTC))
+        if isinstance(loaded, TwinRegistry):
+            return loaded, last_seq
+    return TwinRegistry(), 0  # filled by the events since 0
+
+
+def _inside(frame: pl.DataFrame) -> pl.DataFrame:
+    missing = [column for column in TWIN_SCHEMA if column not in frame.columns]
+    if missing:
+        raise Unavailable(f"the twins frame lacks columns {missing}")
+    return frame.select(list(TWIN_SCHEMA)).filter(pl.col("status").is_in(_INSIDE))
+
+
+def twins(source: TwinsSource, store: Store, unit: str | None) -> dict[str, Any]:
+    """Pseudonymised twins of the patients inside (of one unit when given)."""
+    as_of, frame = source.frame(store)
+    if unit is not None:
+        frame = frame.filter(pl.col("unit") == unit)
+    rows = json_safe(frame.to_dicts())
+    return {"as_of": as_of, "count": len(rows), "twins": rows}
+
+
+def census_now(source: TwinsSource, store: Store, scenario: Scenario) -> dict[str, Any]:
+    """Patients in each unit now: beds, free beds, occupancy, high-acuity patients and ED boarding.
+
+    The table comes from ``ops.live.census_now`` when installed, else is counted here the same way.
+    """
+    as_of, frame = source.frame(store)
+    live_census = optional_function("ops.live", "census_now")
+    table = live_census(scenario, frame, as_of) if live_census is not None else _census_table(scenario, frame)
+    units = [
+        {
+            "unit": row["unit_id"],
+            "kind": row["kind"],
+            "beds": row["beds"],
+            "census": row["census"],
+            "free_beds": row["free_beds"],
+            "occupancy": row["census"] / row["beds"] if row["beds"] else None,
+            "high_acuity": row["high_acuity"],
+            "boarding": row["boarding"],
+        }
+        for row in table.to_dicts()
+    ]
+    return {"as_of": as_of, "total": frame.height, "units": units}
+
+
+def _census_table(scenario: Scenario, frame: pl.DataFrame) -> pl.DataFrame:
+    """The census by unit (the columns of ``ops.live.CENSUS_NOW_SCHEMA``) when ``ops.live`` is absent."""
+    ed_unit = scenario.hospital.ed.unit
+    counts = (
+        frame.filter(pl.col("unit").is_not_null())
+        .group_by("unit")
+        .agg(
+            pl.len().alias("census"),
+            (pl.col("acuity_band") == "high").sum().alias("high_acuity"),
+            ((pl.col("status") == "admitted") & (pl.col("unit") == ed_unit)).sum().alias("boarding"),
+        )
+    )
+    by_unit = {row["unit"]: row for row in counts.to_dicts()}
+    rows: list[dict[str, Any]] = []
+    for unit in scenario.hospital.units:
+        row = by_unit.pop(unit.id, {"census": 0, "high_acuity": 0, "boarding": 0})
+        rows.append(
+            {
+                "unit_id": unit.id,
+                "kind": unit.kind.value,
+                "beds": unit.beds,
+                "census": int(row["census"]),
+                "free_beds": unit.beds - int(row["census"]),
+                "high_acuity": int(row["high_acuity"]),
+                "boarding": int(row["boarding"]) if unit.id == ed_unit else 0,
+            }
+        )
+    for unit_id in sorted(by_unit):
+        row = by_unit[unit_id]
+        rows.append(
+            {
+                "unit_id": unit_id,
+                "kind": None,
+                "beds": None,
+                "census": int(row["census"]),
+                "free_beds": None,
+                "high_acuity": int(row["high_acuity"]),
+                "boarding": 0,
+            }
+        )
+    return pl.DataFrame(rows)
+
+
+# -- forecasts, KPIs, plans -------------------------------------------------------------------------------
+
+
+def census_forecast_json(store: Store, hours: int, unit: str | None) -> bytes:
+    """:func:`census_forecast` as the JSON of ``ForecastPublic``, reused for :data:`ANSWER_CACHE_SECONDS`.
+
+    The forecast is hundreds of points: validating and encoding them on every read would cost more than
+    everything else a read does.
+    """
+    from ui.api.schemas import ForecastPublic
+
+    def build() -> bytes:
+        return ForecastPublic(**census_forecast(store, hours, unit)).model_dump_json().encode()
+
+    encoded: bytes = _ENCODED.get(("forecast", store.url, hours, unit), build)
+    return encoded
+
+
+def run_kpis_json(store: Store, run_id: int) -> bytes:
+    """:func:`run_kpis` as the JSON of ``KpisPublic``, reused for :data:`ANSWER_CACHE_SECONDS`."""
+    from ui.api.schemas import KpisPublic
+
+    def build() -> bytes:
+        return KpisPublic(**run_kpis(store, run_id)).model_dump_json().encode()
+
+    encoded: bytes = _ENCODED.get(("kpis", store.url, run_id), build)
+    return encoded
+
+
+def census_forecast(store: Store, hours: int, unit: str | None) -> dict[str, Any]:
+    """The latest census forecast: the first ``hours`` after its origin, one line per unit and every point."""
+    stored = store.latest_forecast(CENSUS_FORECAST_NAME)
+    if stored is None:
+        raise NotFound("no census forecast stored yet: run the nightly plan or `hospital-twin forecast`")
+    missing = [column for column in CENSUS_FORECAST_SCHEMA if column not in stored.frame.columns]
+    if missing:
+        raise Unavailable(f"the stored census forecast lacks columns {missing}")
+    frame = stored.frame.select(list(CENSUS_FORECAST_SCHEMA)).filter(pl.col("horizon_hours") <= hours)
+    if unit is not None:
+        frame = frame.filter(pl.col("unit_id") == unit)
+    frame = frame.sort("unit_id", "at")
+    per_unit = (
+        frame.group_by("unit_id", maintain_order=True)
+        .agg(
+            pl.col("beds").max(),
+            pl.col("mean").max().alias("peak_mean"),
+            pl.col("p95").max().alias("peak_p95"),
+            pl.col("p_over_capacity").max().alias("max_p_over_capacity"),
+            (pl.col("p_over_capacity") > AT_RISK_PROBABILITY).sum().cast(pl.Int64).alias("hours_at_risk"),
+        )
+        .to_dicts()
+    )
+    return {
+        "as_of": stored.as_of,
+        "created_at": stored.created_at,
+        "hours": hours,
+        "units": json_safe(per_unit),
+        "points": json_safe(frame.to_dicts()),
+    }
+
+
+def run_kpis(store: Store, run_id: int) -> dict[str, Any]:
+    """The KPIs of a what-if run: each KPI's mean with its interval, and the paired comparison."""
+    from ops.sim.replications import confidence_intervals  # the simulator is heavy; import on use
+
+    try:
+        run = store.scenario_run(run_id)
+    except KeyError:
+        raise NotFound(f"no what-if run {run_id}") from None
+    if run.result_name is None:
+        raise Unavailable(f"what-if run {run_id} has no results (status {run.status})")
+    try:
+        kpis = store.read_result_parquet(run.result_name)
+    except FileNotFoundError:
+        raise Unavailable(
+            f"the results of what-if run {run_id} are missing from the results folder"
+        ) from None
+    comparison_name = f"runs/{run_id}/comparison"
+    comparison = (
+        store.read_result_parquet(comparison_name).to_dicts()
+        if store.result_path(comparison_name).is_file()
+        else []
+    )
+    return {
+        "run_id": run.id,
+        "scenario_name": run.scenario_name,
+        "scenario_version": run.scenario_version,
+        "status": run.status,
+        "seed": run.seed,
+        "replications": run.replications,
+        "started_at": run.started_at,
+        "finished_at": run.finished_at,
+        "summary": json_safe(confidence_intervals(kpis).to_dicts()),
+        "comparison": json_safe(comparison),
+    }
+
+
+def latest_plan(store: Store, kind: str) -> dict[str, Any]:
+    """The published plan of ``kind``."""
+    plan = store.latest_plan(kind)
+    if plan is None:
+        raise NotFound(f"no published {kind} plan")
+    return _plan(plan)
+
+
+def plan_version(store: Store, kind: str, version: int) -> dict[str, Any]:
+    """One version of a plan."""
+    plan = store.plan(kind, version)
+    if plan is None:
+        raise NotFound(f"no {kind} plan version {version}")
+    return _plan(plan)
+
+
+def _plan(plan: Plan) -> dict[str, Any]:
+    return {
+        "kind": plan.kind,
+        "version": plan.version,
+        "status": plan.status,
+        "created_at": plan.created_at,
+        "created_by": plan.created_by,
+        "payload": json_safe(plan.payload),
+    }
+
+
+def alerts(store: Store) -> dict[str, Any]:
+    """The alerts of the newest published nightly plan."""
+    plans = [plan for kind in NIGHTLY_PLAN_KINDS if (plan := store.latest_plan(kind)) is not None]
+    plans = [plan for plan in plans if isinstance(plan.payload.get("alerts"), list)]
+    if not plans:
+        raise NotFound("no published nightly plan with alerts yet: run `hospital-twin nightly`")
+    newest = max(plans, key=lambda plan: plan.created_at)
+    listed = [
+        alert if isinstance(alert, dict) else {"message": str(alert)} for alert in newest.payload["alerts"]
+    ]
+    return {
+        "plan_kind": newest.kind,
+        "plan_version": newest.version,
+        "created_at": newest.created_at,
+        "alerts": json_safe(listed),
+    }
