@@ -21,7 +21,12 @@ from ui.commands.bench_curtois import curtois
 from ui.commands.bench_ihtc import ihtc
 from ui.commands.demo import demo
 from ui.commands.forecast import forecast_app
+from ui.commands.nightly import nightly
+from ui.commands.plan import plan_app
+from ui.commands.serve import serve
+from ui.commands.token import token_app
 from ui.commands.validate import queue
+from ui.commands.view import view
 from ui.commands.whatif import whatif
 
 app = typer.Typer(
@@ -43,6 +48,11 @@ bench_app = typer.Typer(help="Run our solvers on published benchmark instances."
 bench_app.command("curtois")(curtois)
 bench_app.command("ihtc")(ihtc)
 app.add_typer(bench_app, name="bench")
+app.command("nightly")(nightly)
+app.add_typer(plan_app, name="plan")
+app.command("serve")(serve)
+app.add_typer(token_app, name="token")
+app.command("view")(view)
 
 # Wide output when piped (rich falls back to 80 columns otherwise and truncates the tables).
 console = Console(width=None if sys.stdout.isatty() else 200)
