@@ -16,9 +16,12 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Build the demo hospital into the store and show what was built.
+## Build the demo hospital (first time only), run the nightly plan once, then serve the API and the
+## command view on 127.0.0.1 and print their addresses (Ctrl+C stops them).
 run: install
-	$(BIN)/hospital-twin demo
+	$(BIN)/hospital-twin demo --if-empty
+	$(BIN)/hospital-twin nightly
+	$(BIN)/hospital-twin up
 
 ## Lint, type-check, check the layering, then run every test (benchmarks excluded).
 test: install lint

@@ -25,6 +25,7 @@ from ui.commands.nightly import nightly
 from ui.commands.plan import plan_app
 from ui.commands.serve import serve
 from ui.commands.token import token_app
+from ui.commands.up import up
 from ui.commands.validate import queue
 from ui.commands.view import view
 from ui.commands.whatif import whatif
@@ -53,6 +54,7 @@ app.add_typer(plan_app, name="plan")
 app.command("serve")(serve)
 app.add_typer(token_app, name="token")
 app.command("view")(view)
+app.command("up")(up)
 
 # Wide output when piped (rich falls back to 80 columns otherwise and truncates the tables).
 console = Console(width=None if sys.stdout.isatty() else 200)

@@ -84,3 +84,22 @@ def test_a_bad_scenario_or_date_exits_2_naming_it(tmp_path: Path) -> None:
     assert code == 2 and "no_such_scenario" in output
     code, output = _demo(tmp_path, "--end", "10/03/2025")
     assert code == 2 and "--end" in output
+
+
+def test_if_empty_keeps_a_store_that_already_holds_a_history(built: Path) -> None:
+    # Another end date would be refused as another history; --if-empty leaves the first build alone instead.
+    url = f"sqlite:///{built / 'var' / 'store.db'}"
+    with open_store(url) as store:
+        before = store.count_events()
+    result = runner.invoke(
+        app,
+        [
+            *("demo", "--days", "4", "--end", "2025-03-20", "--database", url),
+            *("--out", str(built / "d2"), "--if-empty"),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "kept as it is" in result.output and "2025-03-06" in result.output
+    assert not (built / "d2").exists()
+    with open_store(url) as store:
+        assert store.count_events() == before

@@ -50,6 +50,14 @@ def demo(
     replace: Annotated[
         bool, typer.Option(help="Delete an embedded SQLite store holding another history first.")
     ] = False,
+    if_empty: Annotated[
+        bool,
+        typer.Option(
+            "--if-empty",
+            help="Build only into an empty store; a store that already holds events is left as it is "
+            "(what `make run` does, so a second run the next day keeps the first build).",
+        ),
+    ] = False,
 ) -> None:
     """Build the demo hospital: a synthetic patient history in the store; print what was built."""
     try:
@@ -79,6 +87,15 @@ def demo(
         )
     store = open_store(url)
     try:
+        if if_empty and not replace and store.count_events() > 0:
+            builds = store.audit_entries(action=DEMO_ACTION, limit=1)
+            held = f"the demo history {builds[0].details}" if builds else "events no demo build recorded"
+            console.print(
+                f"Store {store.url} already holds {store.count_events():,} events ({held}); kept as it is.",
+                markup=False,
+                highlight=False,
+            )
+            return
         _refuse_other_history(store, wanted)
         cancel = threading.Event()
         with _progress() as progress:
