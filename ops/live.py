@@ -10,7 +10,7 @@ events mean; leaving out a closed stay changes nothing in the census, so the ant
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import polars as pl
@@ -83,6 +83,24 @@ def open_encounter_ids(store: Store, now: datetime) -> list[str]:
     )
     with store.engine.connect() as connection:
         return sorted(str(row[0]) for row in connection.execute(query))
+
+
+def latest_event_time(store: Store) -> datetime | None:
+    """When the newest event in the store occurred [UTC], or ``None`` for an empty store.
+
+    Examples
+    --------
+    >>> latest_event_time(store)  # doctest: +SKIP
+    datetime.datetime(2025, 1, 1, 0, 0, tzinfo=datetime.timezone.utc)
+    """
+    with store.engine.connect() as connection:
+        value = connection.execute(select(func.max(events.c.occurred_at))).scalar()
+    if value is None:
+        return None
+    if isinstance(value, str):  # SQLite hands some drivers' timestamps back as text
+        value = datetime.fromisoformat(value)
+    assert isinstance(value, datetime)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def load_twins(store: Store, now: datetime) -> TwinRegistry:

@@ -37,10 +37,13 @@ class WarmStart:
         The start state for :func:`ops.sim.simulate`.
     skipped
         Count of twins left out, by reason (e.g. ``"unit 'X9' is not in the scenario"``).
+    details
+        How the start was built (twins read, patients placed, moved from recovery, arrival forecast...).
     """
 
     state: StartState
     skipped: dict[str, int] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)
 
 
 def start_state_from_twins(
@@ -63,16 +66,18 @@ def start_state_from_twins(
     now
         Start of the run, timezone-aware.
     remaining_stay
-        The twin's own remaining-stay distribution (e.g. from the length-of-stay model). When absent or
-        when it returns ``None``, the model draws the residual of the scenario's stay in that unit given
-        the time already spent there.
+        The twin's own distribution of the time left until it leaves the hospital (e.g. from the
+        length-of-stay model); the model walks the rest of the route and cuts it where that time runs out.
+        When absent or when it returns ``None``, the model draws the residual of the scenario's stay in
+        that unit given the time already spent there, then the later steps in full.
     arrival_forecast
         Hourly arrival rates (:data:`ops.sim.state.ARRIVAL_FORECAST_SCHEMA`) replacing the scenario's.
 
     Returns
     -------
     WarmStart
-        The start state, and the twins left out by reason (unknown unit or service, no unit).
+        The start state, and the twins left out by reason (unknown unit or service, no unit). A twin in
+        recovery (PACU) starts in the first unit of its service's likeliest elective route.
 
     Examples
     --------
@@ -92,6 +97,7 @@ def start_state_from_twins(
     inpatients: list[InpatientAtStart] = []
     ed_patients: list[EdPatientAtStart] = []
     now_utc = now.astimezone(UTC)
+    from_recovery = 0
 
     for twin in twins.filter(pl.col("status").is_in(["registered", "admitted"])).iter_rows(named=True):
         unit_id = twin["unit"]
@@ -113,12 +119,26 @@ def start_state_from_twins(
             skipped["no unit" if unit_id is None else f"unit {unit_id!r} is not in the scenario"] += 1
             continue
         service_id = twin["service"]
-        if service_id not in services:
-            service_id = _service_of_unit(scenario, unit_id)
-            if service_id is None:
-                skipped[f"service {twin['service']!r} is not in the scenario"] += 1
+        if unit.kind == UnitKind.PACU:
+            # The model keeps no one in recovery at the start: an elective patient there is put in the
+            # first post-operative unit of their service's likeliest elective route (their own remaining
+            # stay still decides when they go home; a day case goes home from there within hours).
+            first = _post_operative_route(scenario, service_id)
+            if first is None:
+                skipped["in recovery (PACU) under a service with no post-operative route"] += 1
                 continue
-        step, later = _route_from(scenario, service_id, unit_id)
+            step: PathwayStep | None = first[0]
+            later = first[1]
+            unit_id = first[0].units[0]
+            elapsed_hours = 0.0
+            from_recovery += 1
+        else:
+            if service_id not in services:
+                service_id = _service_of_unit(scenario, unit_id)
+                if service_id is None:
+                    skipped[f"service {twin['service']!r} is not in the scenario"] += 1
+                    continue
+            step, later = _route_from(scenario, service_id, unit_id)
         acuity = twin.get("acuity_band") or (step.acuity if step is not None else "low")
         inpatients.append(
             InpatientAtStart(
@@ -138,7 +158,28 @@ def start_state_from_twins(
         ed_patients=tuple(ed_patients),
         arrival_forecast=arrival_forecast,
     )
-    return WarmStart(state, dict(skipped))
+    details: dict[str, Any] = {
+        "now": now_utc.isoformat(),
+        "inpatients": len(inpatients),
+        "ed_patients": len(ed_patients),
+        "moved_from_recovery": from_recovery,
+        "own_remaining_stays": sum(p.remaining_stay is not None for p in inpatients),
+        "arrival_forecast_hours": 0
+        if arrival_forecast is None
+        else int(arrival_forecast.get_column("t").n_unique()),
+    }
+    return WarmStart(state, dict(skipped), details)
+
+
+def _post_operative_route(
+    scenario: Scenario, service_id: str | None
+) -> tuple[PathwayStep, tuple[PathwayStep, ...]] | None:
+    """First step and later steps of the likeliest elective route of a service (``None`` when none)."""
+    service = next((s for s in scenario.hospital.services if s.id == service_id), None)
+    if service is None or service.surgery is None or not service.surgery.elective_pathways:
+        return None
+    pathway = max(service.surgery.elective_pathways, key=lambda p: p.probability)
+    return pathway.steps[0], tuple(pathway.steps[1:])
 
 
 def _service_of_unit(scenario: Scenario, unit_id: str) -> str | None:

@@ -109,6 +109,8 @@ class WhatIfComparison:
     executor: str
     elapsed_seconds: float
     cancelled: bool = False
+    precise: bool | None = None
+    """Whether a :class:`~ops.sim.replications.Precision` target was reached (None when none was asked)."""
 
     def headline(self) -> pl.DataFrame:
         """The comparison of the hospital-wide KPIs (per-unit occupancy left out), in a stable order."""
@@ -184,4 +186,5 @@ def compare_scenarios(
         executor=run.executor,
         elapsed_seconds=run.elapsed_seconds,
         cancelled=run.cancelled,
+        precise=run.precise,
     )

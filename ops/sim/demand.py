@@ -193,7 +193,8 @@ def ed_attendances(
     ambulance_share
         Share of attendances arriving by ambulance.
     forecast
-        Optional hourly rates replacing the scenario's (see ``ARRIVAL_FORECAST_SCHEMA``).
+        Optional hourly rates replacing the scenario's expected demand (see ``ARRIVAL_FORECAST_SCHEMA``);
+        the scenario's arrival overrides multiply them.
     """
     hospital = scenario.hospital
     ed = hospital.ed
@@ -213,7 +214,9 @@ def ed_attendances(
         * _daily_factor(scenario, "ed", calendar)
     )
     if "ed" in forecast_rates:
-        given = forecast_rates["ed"]
+        # A forecast replaces the scenario's expected demand (profiles, season, holidays); the scenario's
+        # dated arrival overrides still scale it, so a surge what-if stays a surge on a warm start.
+        given = forecast_rates["ed"] * _daily_factor(scenario, "ed", calendar)
         rate = np.where(np.isnan(given), rate, given)
 
     # Emergency admissions by service: the share of ED attendances admitted to each service, then scaled by
@@ -229,7 +232,7 @@ def ed_attendances(
     for s, svc in enumerate(services):
         target[:, s] = base[:, s] * _daily_factor(scenario, svc.id, calendar)
         if svc.id in forecast_rates:
-            given = forecast_rates[svc.id]
+            given = forecast_rates[svc.id] * _daily_factor(scenario, svc.id, calendar)
             target[:, s] = np.where(np.isnan(given), target[:, s], given)
     extra = np.maximum(target - base, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):

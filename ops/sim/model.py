@@ -271,20 +271,29 @@ class _HospitalRun:
             uniforms = generator.random(2 + len(inpatient.remaining_steps))
             elapsed = max(inpatient.elapsed_hours, 0.0) * 60.0
             step = self._current_step(inpatient.unit, inpatient.service, inpatient.acuity)
+            distribution = inpatient.length_of_stay or (step.length_of_stay if step is not None else None)
+            later = [
+                float(duration_minutes(step.length_of_stay, np.array([u]))[0])
+                for step, u in zip(inpatient.remaining_steps, uniforms[2:], strict=True)
+            ]
             if inpatient.remaining_stay is not None:
-                residual = remaining_stay_minutes(inpatient.remaining_stay, float(uniforms[0]), generator)
+                # The twin's distribution is the time left until it leaves the hospital: the route is
+                # walked with the scenario's stays and cut where that time runs out.
+                remaining = remaining_stay_minutes(inpatient.remaining_stay, float(uniforms[0]), generator)
+                here = (
+                    residual_minutes(distribution, elapsed, float(generator.random()))
+                    if distribution is not None
+                    else remaining
+                )
+                inpatient_stays = route_within(remaining, [here, *later])
             else:
-                distribution = inpatient.length_of_stay or (step.length_of_stay if step is not None else None)
                 if distribution is None:
                     raise ValueError(
                         f"{where}: no length-of-stay distribution for unit '{inpatient.unit}' (no pathway "
                         "step uses it); give the patient's length_of_stay or remaining_stay"
                     )
-                residual = residual_minutes(distribution, elapsed, float(uniforms[0]))
-            inpatient_stays = [residual] + [
-                float(duration_minutes(step.length_of_stay, np.array([u]))[0])
-                for step, u in zip(inpatient.remaining_steps, uniforms[2:], strict=True)
-            ]
+                inpatient_stays = [residual_minutes(distribution, elapsed, float(uniforms[0])), *later]
+            steps_left = inpatient.remaining_steps[: len(inpatient_stays) - 1]
             # the patient can be moved (a ward closing) to the other units of the step they are on
             others = tuple(self.unit_by_id[u] for u in step.units if u != unit.id) if step is not None else ()
             current = StepPlan((unit, *others), _ACUITY_RANK[inpatient.acuity], False)
@@ -293,7 +302,7 @@ class _HospitalRun:
                 pid,
                 -elapsed,
                 _NO_CATEGORY,
-                (current, *self._plan(inpatient.remaining_steps)),
+                (current, *self._plan(steps_left)),
                 inpatient_stays,
                 float(discharge_minutes_of_day(profile, uniforms[1:2])[0]),
             )
@@ -1055,6 +1064,30 @@ class _HospitalRun:
             simpy_events=_events_scheduled(self.env),
             inpatient_units=tuple(u.id for u in self.units if u.kind in _INPATIENT_KINDS),
         )
+
+
+def route_within(total: float, stays: list[float]) -> list[float]:
+    """Stays on the steps of a route cut to last ``total`` in all [minutes].
+
+    The steps are taken in order with their own stays until ``total`` runs out: the step where it does is
+    the last one, shortened to what is left; when the route ends first, its last step is lengthened.
+
+    Examples
+    --------
+    >>> route_within(10.0, [4.0, 20.0, 5.0])
+    [4.0, 6.0]
+    >>> route_within(40.0, [4.0, 20.0, 5.0])
+    [4.0, 20.0, 16.0]
+    """
+    kept: list[float] = []
+    used = 0.0
+    for number, stay in enumerate(stays):
+        if used + stay >= total or number == len(stays) - 1:
+            kept.append(max(total - used, 0.0))
+            return kept
+        kept.append(stay)
+        used += stay
+    return [max(total, 0.0)]
 
 
 def _wake(wake: simpy.Event, _: simpy.Event) -> None:

@@ -14,9 +14,9 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import numpy as np
@@ -93,6 +93,16 @@ class Precision:
         Target half-width in the KPI's own unit.
     min_replications, max_replications
         Replications to start with, and the most to run.
+    targets
+        Per-metric targets ``metric -> (absolute, relative)`` that replace the two above for that metric
+        (either may be ``None``); metrics listed here need not be in ``metrics``.
+
+    Examples
+    --------
+    >>> Precision(("ed_mean_wait_hours",), None, 0.1).target("ed_mean_wait_hours")
+    (0.1, None)
+    >>> Precision((), targets={"theatre_utilisation": (None, 0.02)}).metrics
+    ('theatre_utilisation',)
     """
 
     metrics: tuple[str, ...]
@@ -100,14 +110,27 @@ class Precision:
     absolute_half_width: float | None = None
     min_replications: int = 5
     max_replications: int = 100
+    targets: Mapping[str, tuple[float | None, float | None]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        listed = tuple(dict.fromkeys((*self.metrics, *self.targets)))
+        object.__setattr__(self, "metrics", listed)
+        object.__setattr__(self, "targets", dict(self.targets))
         if not self.metrics:
             raise ValueError("Precision needs at least one metric")
-        if self.relative_half_width is None and self.absolute_half_width is None:
-            raise ValueError("give a relative_half_width, an absolute_half_width or both")
+        for metric in self.metrics:
+            absolute, relative = self.target(metric)
+            if absolute is None and relative is None:
+                raise ValueError(f"give {metric} a relative half-width, an absolute half-width or both")
+            for value in (absolute, relative):
+                if value is not None and not value > 0:
+                    raise ValueError(f"half-width targets must be positive, got {value} for {metric}")
         if not 2 <= self.min_replications <= self.max_replications:
             raise ValueError("need 2 <= min_replications <= max_replications")
+
+    def target(self, metric: str) -> tuple[float | None, float | None]:
+        """The (absolute, relative) half-width asked for a metric."""
+        return self.targets.get(metric, (self.absolute_half_width, self.relative_half_width))
 
     def reached(self, summary: pl.DataFrame) -> bool:
         """Whether every target KPI of every scenario is precise enough in ``summary``."""
@@ -115,29 +138,31 @@ class Precision:
         if rows.height == 0:
             return False
         return all(
-            self._precise(mean, half_width)
-            for mean, half_width in rows.select("mean", "half_width").iter_rows()
+            self._precise(metric, mean, half_width)
+            for metric, mean, half_width in rows.select("metric", "mean", "half_width").iter_rows()
         )
 
-    def _precise(self, mean: float | None, half_width: float | None) -> bool:
+    def _precise(self, metric: str, mean: float | None, half_width: float | None) -> bool:
         if mean is None or half_width is None or math.isnan(half_width):
             return False
-        if self.absolute_half_width is not None and half_width <= self.absolute_half_width:
+        absolute, relative = self.target(metric)
+        if absolute is not None and half_width <= absolute:
             return True
-        return self.relative_half_width is not None and half_width <= self.relative_half_width * abs(mean)
+        return relative is not None and half_width <= relative * abs(mean)
 
     def more_needed(self, summary: pl.DataFrame, done: int) -> int:
         """Replications to add, estimated from how far the widest interval is from its target."""
         ratio = 1.0
         rows = summary.filter(pl.col("metric").is_in(list(self.metrics)))
-        for mean, half_width in rows.select("mean", "half_width").iter_rows():
+        for metric, mean, half_width in rows.select("metric", "mean", "half_width").iter_rows():
             if mean is None or half_width is None or math.isnan(half_width):
                 continue
+            absolute, relative = self.target(metric)
             targets = []
-            if self.absolute_half_width is not None:
-                targets.append(self.absolute_half_width)
-            if self.relative_half_width is not None and mean != 0:
-                targets.append(self.relative_half_width * abs(mean))
+            if absolute is not None:
+                targets.append(absolute)
+            if relative is not None and mean != 0:
+                targets.append(relative * abs(mean))
             target = max(targets, default=0.0)
             if target > 0:
                 ratio = max(ratio, (half_width / target) ** 2)

@@ -34,8 +34,9 @@ ARRIVAL_FORECAST_SCHEMA: dict[str, pl.DataType] = {
     "service": pl.String(),
     "arrivals_per_hour": pl.Float64(),
 }
-"""Hourly arrival rates that replace the scenario's: ``service = "ed"`` for ED attendances, or a service id
-for that service's emergency admissions; ``t`` is the start of the hour (UTC)."""
+"""Hourly arrival rates that replace the scenario's expected demand: ``service = "ed"`` for ED attendances,
+or a service id for that service's emergency admissions (counted at their ED arrival); ``t`` is the start of
+the hour (UTC). The scenario's dated arrival overrides (a surge) still multiply these rates."""
 
 SURGICAL_PLAN_SCHEMA: dict[str, pl.DataType] = {
     "day": pl.Int64(),
@@ -70,8 +71,11 @@ class InpatientAtStart:
         Length-of-stay distribution of the current step; when absent, the scenario's pathway step for this
         service and unit is used.
     remaining_stay
-        The twin's own remaining-stay distribution [hours]; when absent, the residual stay is drawn from
-        ``length_of_stay`` conditioned on ``elapsed_hours``.
+        The twin's own distribution of the time left until it leaves the **hospital** [hours] (not the
+        current unit). The route is then walked with the scenario's stays (the current one conditioned on
+        ``elapsed_hours``) and cut where that time runs out, so that the patient's total remaining stay
+        follows its own distribution (bed waits and the discharge hour apart). When absent, the residual of
+        ``length_of_stay`` given ``elapsed_hours`` is drawn and the remaining steps follow in full.
     """
 
     patient_id: str

@@ -3,14 +3,18 @@
 On each path:
 
 - an **admitted twin** is discharged after a remaining stay drawn from the length-of-stay model; before
-  that it may move once: it draws a completed stay of its current unit longer than the time it has
-  spent there, and if that stay ended in a transfer before the discharge, it moves to that stay's next
-  unit (and takes its acuity band there);
+  that it may move up to :data:`MAX_MOVES` times: it draws a completed stay of its current unit longer
+  than the time it has spent there, and if that stay ended in a transfer before the discharge, it moves
+  to that stay's next unit (and takes its acuity band there), where it draws a completed stay of that
+  unit, and so on; a twin whose discharge the stay model cannot foresee from its unit (intensive care,
+  where the hazard of a discharge home is nil) leaves when that chain of unit stays ends in a discharge;
 - a **registered twin** (in the ED, not admitted) draws a recent route that entered its unit and lasted
   longer there than the twin has, and follows the rest of it (sent home, or admitted and onwards);
-- **new arrivals** enter each unit as a Poisson count per hour (the hour-of-week rate times a gamma day
-  multiplier shared by all units on the path) and each follows a recent route that entered that unit
-  at the same hour of the day.
+- **new arrivals** come by stream (entry unit and service) as a Poisson count per hour: the stream's
+  forecast (daily total from its statsmodels model, shared out by its hour-of-week profile) times a
+  gamma day multiplier whose variance is the forecast's own beyond Poisson; a stream without a model
+  takes its hour-of-week mean times a day multiplier measured on history. Each follows a recent route of
+  the same stream that arrived at the same hour of the day.
 
 Every patient on a path is then a set of (unit, acuity band, from, to) intervals; the census at each
 hour is counted with difference arrays, chunk by chunk of paths, all in numpy.
@@ -27,13 +31,17 @@ from typing import Any
 import numpy as np
 import polars as pl
 from numpy.typing import NDArray
+from scipy import special
 
-from patients.census.model import CensusModel
+from patients.census.model import _MIN_SAME_HOUR, CensusModel
 from patients.census.schema import ACUITY_BANDS, CENSUS_FORECAST_SCHEMA, CENSUS_PATHS_SCHEMA
-from patients.los import THREE_BANDS, twin_features
+from patients.los import THREE_BANDS, foreseeable_discharge, twin_features
 
 PATHS_PER_CHUNK = 100
 """Paths counted at a time (bounds the memory of the difference arrays)."""
+
+MAX_MOVES = 3
+"""Transfers an admitted twin can make before its discharge on one path (ICU → HDU → ward is two)."""
 
 
 class ForecastCancelled(RuntimeError):
@@ -172,6 +180,14 @@ def census_forecast(
         else np.empty(0)
     )
     stays = model.unit_stays
+    # a twin whose discharge the stay model cannot foresee from its unit (intensive care...) leaves when
+    # the chain of unit stays below first ends in a discharge
+    foreseeable = (
+        foreseeable_discharge(model.length_of_stay, features, origin)
+        if features is not None
+        else np.zeros(0, dtype=bool)
+    )
+    library_end = np.full((admitted.height, n_paths), np.inf)
     move_at = np.full((admitted.height, n_paths), np.inf)
     move_unit = np.full((admitted.height, n_paths), -1, dtype=np.int64)
     move_band = np.full((admitted.height, n_paths), -1, dtype=np.int64)
@@ -189,6 +205,45 @@ def census_forecast(
         move_unit[row, moves] = stays.next_unit[picks[moves]]
         band = stays.next_band[picks[moves]]
         move_band[row, moves] = np.where(band >= 0, band, a_band[row])
+        ends_here = found & (stays.next_unit[np.maximum(picks, 0)] < 0)
+        library_end[row, ends_here] = np.maximum(when[ends_here], 0.0)
+    # later moves: from the unit moved to, a completed stay there (from its start) and its next unit
+    move_ats, move_units, move_bands = [move_at], [move_unit], [move_band]
+    for _ in range(1, MAX_MOVES):
+        previous_at, previous_unit = move_ats[-1], move_units[-1]
+        active = np.isfinite(previous_at)
+        at = np.full(previous_at.shape, np.inf)
+        unit_to = np.full(previous_at.shape, -1, dtype=np.int64)
+        band_to = np.full(previous_at.shape, -1, dtype=np.int64)
+        if active.any():
+            here = previous_unit[active]
+            first_stay = stays.pointer[here]
+            count = stays.pointer[here + 1] - first_stay
+            pick = first_stay + np.minimum(
+                (move_rng.random(here.size) * count).astype(np.int64), np.maximum(count - 1, 0)
+            )
+            pick = np.minimum(pick, max(stays.next_unit.size - 1, 0))
+            following = np.where(count > 0, stays.next_unit[pick], -1)
+            when = previous_at[active] + stays.duration_hours[pick]
+            goes = (following >= 0) & (when < remaining[active])
+            at_active = np.full(here.size, np.inf)
+            at_active[goes] = when[goes]
+            at[active] = at_active
+            unit_to[active] = np.where(goes, following, -1)
+            next_band = stays.next_band[pick]
+            band_to[active] = np.where(goes, np.where(next_band >= 0, next_band, move_bands[-1][active]), -1)
+            ends = np.full(here.size, np.inf)
+            ending = (count > 0) & (following < 0)
+            ends[ending] = when[ending]
+            library_end[active] = np.minimum(library_end[active], ends)
+        move_ats.append(at)
+        move_units.append(unit_to)
+        move_bands.append(band_to)
+
+    unforeseeable = ~foreseeable
+    if unforeseeable.any():
+        remaining = remaining.copy()
+        remaining[unforeseeable] = library_end[unforeseeable]
 
     # -- registered twins: the rest of a route that stayed longer in their unit ---------------------------
     routes = model.routes
@@ -223,9 +278,23 @@ def census_forecast(
     hour_of_week = np.array([m.weekday() * 24 + m.hour for m in moments], dtype=np.int64)
     hour_of_day = hour_of_week % 24
     day_of = ((arrival_hours + hour0.hour) // 24).astype(np.int64)
-    rates = model.arrivals_per_hour[:, hour_of_week]  # (units, hours+1)
+    n_streams = len(model.streams)
+    # streams without an arrival model: their hour-of-week mean, times a day multiplier they share
+    rates = model.arrivals_per_hour[:, hour_of_week]  # (streams, hours+1)
+    model_rows = model.stream_model_row if model.stream_model_row.size == n_streams else None
+    modelled = model_rows >= 0 if model_rows is not None else np.zeros(n_streams, dtype=bool)
+    local_day = np.zeros(hours + 1, dtype=np.int64)
+    day_shape = np.full((int(modelled.sum()), 1), np.inf)
+    if model.arrival_model is not None and model_rows is not None and modelled.any():
+        grid = model.arrival_model.hourly(hour0, hours + 1)
+        rates = rates.copy()
+        rates[modelled] = grid.mean[model_rows[modelled]]
+        local_day = grid.day
+        with np.errstate(divide="ignore"):
+            day_shape = 1.0 / grid.day_excess[model_rows[modelled]]  # (modelled streams, local days)
     entries = np.nonzero(rates.sum(axis=1) > 0)[0]
-
+    route_stream = _route_substitutes(model)
+    unrouted = entries[route_stream[entries] < 0]
     census = np.zeros((n_paths, n_units, len(ACUITY_BANDS), hours), dtype=np.int32)
     size = n_units * len(ACUITY_BANDS) * grid_hours
     for chunk_start in range(0, n_paths, PATHS_PER_CHUNK):
@@ -247,23 +316,25 @@ def census_forecast(
         if admitted.height:
             paths = np.broadcast_to(np.arange(n_chunk), (admitted.height, n_chunk))
             leave = remaining[:, chunk]
-            moved_at = move_at[:, chunk]
-            first_end = np.minimum(leave, moved_at)
+            first_end = np.minimum(leave, move_ats[0][:, chunk])
             unit0 = np.broadcast_to(a_unit[:, None], leave.shape)
             band0 = np.broadcast_to(a_band[:, None], leave.shape)
             intervals.append(
                 (paths.ravel(), unit0.ravel(), band0.ravel(), np.full(leave.size, -1.0), first_end.ravel())
             )
-            moved = np.isfinite(moved_at)
-            intervals.append(
-                (
-                    paths[moved],
-                    move_unit[:, chunk][moved],
-                    move_band[:, chunk][moved],
-                    moved_at[moved],
-                    leave[moved],
+            for k in range(MAX_MOVES):
+                moved_at = move_ats[k][:, chunk]
+                moved = np.isfinite(moved_at)
+                ends = move_ats[k + 1][:, chunk] if k + 1 < MAX_MOVES else np.full(leave.shape, np.inf)
+                intervals.append(
+                    (
+                        paths[moved],
+                        move_units[k][:, chunk][moved],
+                        move_bands[k][:, chunk][moved],
+                        moved_at[moved],
+                        np.minimum(leave, ends)[moved],
+                    )
                 )
-            )
 
         # registered twins
         if registered.height:
@@ -287,29 +358,34 @@ def census_forecast(
 
         # new arrivals
         if entries.size:
-            days = int(day_of.max()) + 1
-            if np.isfinite(model.day_factor_shape):
-                factor = arrivals_rng.gamma(
+            factor = np.ones((n_chunk, n_streams, hours + 1))
+            fallback = ~modelled
+            if fallback.any() and np.isfinite(model.day_factor_shape):
+                days = int(day_of.max()) + 1
+                shared = arrivals_rng.gamma(
                     model.day_factor_shape, 1.0 / model.day_factor_shape, (n_chunk, days)
                 )
-            else:
-                factor = np.ones((n_chunk, days))
-            expected = factor[:, None, day_of] * rates[None, entries, :]  # (paths, entries, hours+1)
+                factor[:, fallback, :] = shared[:, None, day_of]
+            if modelled.any():
+                factor[:, modelled, :] = _day_multipliers(day_shape, n_chunk, arrivals_rng)[:, :, local_day]
+            expected = factor[:, entries, :] * rates[None, entries, :]  # (paths, entries, hours+1)
             counts = arrivals_rng.poisson(expected)
             path_of, entry_of, hour_of = np.nonzero(counts)
             repeat = counts[path_of, entry_of, hour_of]
             path_of = np.repeat(path_of, repeat)
-            entry_unit = entries[np.repeat(entry_of, repeat)]
+            arrival_stream = entries[np.repeat(entry_of, repeat)]
             arrival_hour = np.repeat(hour_of, repeat)
             arrived = offset + arrival_hour + arrivals_rng.random(arrival_hour.size)
             keep = arrived >= 0
-            path_of, entry_unit, arrival_hour, arrived = (
+            path_of, arrival_stream, arrival_hour, arrived = (
                 path_of[keep],
-                entry_unit[keep],
+                arrival_stream[keep],
                 arrival_hour[keep],
                 arrived[keep],
             )
-            chosen = _choose_routes(routes, entry_unit, hour_of_day[arrival_hour], routes_rng)
+            chosen = _choose_routes(
+                routes, route_stream[arrival_stream], hour_of_day[arrival_hour], routes_rng
+            )
             ok = chosen >= 0
             intervals.append(_route_intervals(routes, chosen[ok], path_of[ok], arrived[ok]))
 
@@ -344,23 +420,60 @@ def census_forecast(
             "twins_admitted": admitted.height,
             "twins_registered": registered.height,
             "twins_left_out": left_out,
+            "twins_discharged_by_their_route": int((~foreseeable).sum()),
+            "arrival_streams": n_streams,
+            "arrival_streams_modelled": int(modelled.sum()),
+            "arrival_streams_without_routes": int(unrouted.size),
         },
     )
 
 
+def _day_multipliers(
+    shape: NDArray[np.float64], n_paths: int, generator: np.random.Generator
+) -> NDArray[np.float64]:
+    """Gamma multipliers (mean 1, variance ``1 / shape``) per path, stream and day, shape ``(paths, *shape)``.
+
+    One uniform per path and day drives every stream (inversion): a day busier than forecast is busier
+    for all of them, as a busy day in the ED is.
+    """
+    uniforms = generator.random((n_paths, 1, shape.shape[1]))
+    finite = np.isfinite(shape) & (shape > 0)
+    safe = np.where(finite, shape, 1.0)
+    draws = special.gammaincinv(safe[None, :, :], np.clip(uniforms, 1e-12, 1 - 1e-12)) / safe[None, :, :]
+    return np.where(finite[None, :, :], draws, 1.0)
+
+
+def _route_substitutes(model: CensusModel) -> NDArray[np.int64]:
+    """For each stream, the stream whose routes its arrivals take.
+
+    Itself, or when the library holds none of its routes, the stream entering the same unit with the most
+    routes (-1 when there is none).
+    """
+    counts = model.routes.by_entry_hour[:, :, 1].sum(axis=1) if model.streams else np.zeros(0)
+    substitute = np.arange(len(model.streams), dtype=np.int64)
+    for number, (unit, _) in enumerate(model.streams):
+        if counts[number] > 0:
+            continue
+        same_unit = [other for other, (u, _) in enumerate(model.streams) if u == unit and counts[other] > 0]
+        substitute[number] = max(same_unit, key=lambda other: counts[other]) if same_unit else -1
+    return substitute
+
+
 def _choose_routes(
-    routes: Any, entry_unit: NDArray[np.int64], hour: NDArray[np.int64], generator: np.random.Generator
+    routes: Any, stream: NDArray[np.int64], hour: NDArray[np.int64], generator: np.random.Generator
 ) -> NDArray[np.int64]:
+    """A route of the same stream that arrived at the same hour of the day (any hour when too few)."""
     table = routes.by_entry_hour
-    first = table[entry_unit, hour, 0]
-    count = table[entry_unit, hour, 1]
-    # too few routes entering at that hour: any hour of the day
-    few = count < 5
+    safe = np.maximum(stream, 0)
+    first = table[safe, hour, 0]
+    count = np.where(stream >= 0, table[safe, hour, 1], 0)
+    # too few routes arriving at that hour: any hour of the day
+    few = count < _MIN_SAME_HOUR
     total = table[:, :, 1].sum(axis=1)
-    unit_first = table[:, 0, 0]
-    first = np.where(few, unit_first[entry_unit], first)
-    count = np.where(few, total[entry_unit], count)
-    uniforms = generator.random(entry_unit.size)
+    stream_first = table[:, 0, 0]
+    first = np.where(few, stream_first[safe], first)
+    count = np.where(few, np.where(stream >= 0, total[safe], 0), count)
+    uniforms = generator.random(stream.size)
     position = first + np.minimum((uniforms * count).astype(np.int64), np.maximum(count - 1, 0))
     chosen = routes.order[np.minimum(position, routes.order.size - 1)] if routes.order.size else position
     return np.where(count > 0, chosen, -1).astype(np.int64)

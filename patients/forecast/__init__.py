@@ -4,6 +4,9 @@ Public entry points:
 
 - :func:`fit_arrival_model` → :class:`ArrivalModel` with ``forecast(horizon, future_regressors)`` returning a
   frame with :data:`ARRIVAL_FORECAST_SCHEMA` (``t, mean, p05, p50, p95``);
+- :func:`fit_service_arrivals` → :class:`ServiceArrivalModel`: one such model per arrival stream (entry unit
+  and service) of a history, with ``forecast(start, hours)`` returning
+  :data:`SERVICE_ARRIVAL_FORECAST_SCHEMA` (``t, entry_unit, service, mean, p05, p50, p95, model``);
 - :func:`backtest_arrivals` → :class:`BacktestResult` (our model and the naive baselines, same origins);
 - :func:`write_backtest_report` → a markdown report with PNG plots;
 - :func:`read_arrival_series_csv` / :func:`arrival_series_from_frame` → an arrival series from a file;
@@ -42,8 +45,19 @@ from patients.forecast.series import (
     daily_totals,
     read_arrival_series_csv,
 )
+from patients.forecast.services import (
+    ARRIVALS_SCHEMA,
+    SERVICE_ARRIVAL_FORECAST_SCHEMA,
+    SERVICE_MODEL_SELECTION_SCHEMA,
+    ArrivalCalendar,
+    ServiceArrivalModel,
+    arrivals_from_events,
+    arrivals_from_segments,
+    fit_service_arrivals,
+)
 
 __all__ = [
+    "ARRIVALS_SCHEMA",
     "ARRIVAL_FORECAST_SCHEMA",
     "ARRIVAL_SERIES_SCHEMA",
     "BACKTEST_FORECAST_SCHEMA",
@@ -53,6 +67,9 @@ __all__ = [
     "METRICS_BY_STEP_SCHEMA",
     "MODEL_SELECTION_SCHEMA",
     "QUANTILE_LEVELS",
+    "SERVICE_ARRIVAL_FORECAST_SCHEMA",
+    "SERVICE_MODEL_SELECTION_SCHEMA",
+    "ArrivalCalendar",
     "ArrivalModel",
     "BacktestResult",
     "CountRegressionSpec",
@@ -61,12 +78,16 @@ __all__ = [
     "Frequency",
     "SelectionMetric",
     "SeriesError",
+    "ServiceArrivalModel",
     "UnobservedComponentsSpec",
     "arrival_series_from_frame",
+    "arrivals_from_events",
+    "arrivals_from_segments",
     "backtest_arrivals",
     "daily_totals",
     "default_candidates",
     "fit_arrival_model",
+    "fit_service_arrivals",
     "read_arrival_series_csv",
     "write_backtest_report",
 ]

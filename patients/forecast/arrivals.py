@@ -153,7 +153,11 @@ def select_arrival_model(
 
 
 def arrival_history(
-    series: pl.DataFrame, freq: Frequency, regressors: Sequence[str], holiday_country: str | None
+    series: pl.DataFrame,
+    freq: Frequency,
+    regressors: Sequence[str],
+    holiday_country: str | None,
+    holiday_subdivision: str | None = None,
 ) -> ArrivalHistory:
     """Arrays of a validated arrival series, with the public holiday regressor added when asked for."""
     for column in ARRIVAL_SERIES_SCHEMA:
@@ -166,7 +170,7 @@ def arrival_history(
     check_regular(series, freq)
     history = ArrivalHistory.from_frame(series, freq, regressors)
     if holiday_country:
-        flags = public_holiday_flags(history.t, holiday_country)
+        flags = public_holiday_flags(history.t, holiday_country, holiday_subdivision)
         history = replace(history, regressors={**history.regressors, HOLIDAY_REGRESSOR: flags})
     return history
 
@@ -179,9 +183,11 @@ def fit_arrival_model(
     horizon: int | None = None,
     candidates: Sequence[ArrivalModelSpec] | None = None,
     holiday_country: str | None = None,
+    holiday_subdivision: str | None = None,
     validation_periods: int | None = None,
     validation_step: int | None = None,
     selection_metric: SelectionMetric = "mae",
+    min_training_periods: int | None = None,
 ) -> ArrivalModel:
     """Fit arrival models to a series, choose one by rolling-origin validation, and refit it on all of it.
 
@@ -203,12 +209,17 @@ def fit_arrival_model(
     holiday_country
         Add a ``public_holiday`` regressor from the ``holidays`` package calendar of this country (e.g.
         ``"US"``, ``"GB"``); its future values are computed, not asked for.
+    holiday_subdivision
+        Subdivision of that country's calendar (e.g. ``"ENG"`` for England), if any.
     validation_periods, validation_step
         Length of the validation window at the end of ``series`` and spacing of its origins [periods].
         Default: the last 26 weeks with weekly origins (daily), the last 4 weeks with daily origins (hourly),
         never more than a third of the series.
     selection_metric
         Validation score that chooses the model.
+    min_training_periods
+        Periods the candidates are fitted on before the validation window, at least; default eight weeks.
+        Lower it only with candidates that need little history (no yearly terms).
 
     Returns
     -------
@@ -218,16 +229,21 @@ def fit_arrival_model(
     Raises
     ------
     SeriesError
-        When the series lacks a column, has gaps, or is shorter than eight weeks plus the validation window.
+        When the series lacks a column, has gaps, or is shorter than the minimum training (eight weeks by
+        default) plus the validation window.
     """
     freq = check_frequency(freq)
     horizon = horizon or DEFAULT_HORIZON[freq]
     if horizon < 1:
         raise ValueError("the horizon must be at least one period")
-    history = arrival_history(series, freq, regressors, holiday_country)
+    history = arrival_history(series, freq, regressors, holiday_country, holiday_subdivision)
     default_length, default_step = default_validation(freq, len(history), horizon)
     length = validation_periods if validation_periods is not None else default_length
-    minimum = _MIN_TRAINING_WEEKS * SEASON_LENGTH[freq]
+    minimum = (
+        min_training_periods
+        if min_training_periods is not None
+        else _MIN_TRAINING_WEEKS * SEASON_LENGTH[freq]
+    )
     if len(history) - length < minimum or length < horizon:
         raise SeriesError(
             "arrivals",
@@ -252,6 +268,7 @@ def fit_arrival_model(
         spec=spec,
         fitted=spec.fit(history, horizon),
         history=history,
+        holiday_subdivision=holiday_subdivision,
     )
 
 
@@ -279,6 +296,8 @@ class ArrivalModel:
         The fitted candidate.
     history
         The series it has seen.
+    holiday_subdivision
+        Subdivision of the holiday calendar, if any.
     """
 
     name: str
@@ -290,6 +309,7 @@ class ArrivalModel:
     spec: ArrivalModelSpec
     fitted: FittedArrivalModel
     history: ArrivalHistory
+    holiday_subdivision: str | None = None
 
     @property
     def last_period(self) -> datetime:
@@ -318,7 +338,9 @@ class ArrivalModel:
                     raise SeriesError(name, f"no future value for the period starting {first}")
                 values[name] = column.cast(pl.Float64).to_numpy().astype(np.float64)
         if self.holiday_country:
-            values[HOLIDAY_REGRESSOR] = public_holiday_flags(times, self.holiday_country)
+            values[HOLIDAY_REGRESSOR] = public_holiday_flags(
+                times, self.holiday_country, self.holiday_subdivision
+            )
         return ArrivalHistory(
             freq=self.freq, t=times, arrivals=np.full(times.shape[0], np.nan), regressors=values
         )
@@ -369,7 +391,9 @@ class ArrivalModel:
         """
         if observations.height == 0:
             return self
-        new = arrival_history(observations, self.freq, self.regressors, self.holiday_country)
+        new = arrival_history(
+            observations, self.freq, self.regressors, self.holiday_country, self.holiday_subdivision
+        )
         expected = self.history.next_times(1)[0]
         if new.t[0] != expected:
             raise SeriesError(

@@ -15,7 +15,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -321,9 +321,14 @@ class ExponentialSmoothingSpec:
     ----------
     damped_trend
         Damp the trend (recommended for horizons beyond a few days).
+    initialization
+        ``"estimated"``: the initial level, trend and weekday states are fitted by maximum likelihood with
+        the smoothing parameters; ``"heuristic"``: they come from a decomposition of the first weeks and
+        only the smoothing parameters are fitted (about ten times faster, for many small series).
     """
 
     damped_trend: bool = True
+    initialization: Literal["estimated", "heuristic"] = "estimated"
     name: str = "exponential_smoothing"
 
     def supports(self, freq: Frequency) -> bool:
@@ -340,6 +345,7 @@ class ExponentialSmoothingSpec:
             damped_trend=self.damped_trend,
             seasonal="add",
             seasonal_periods=SEASON_LENGTH["day"],
+            initialization_method=self.initialization,
         )
 
     def fit(self, history: ArrivalHistory, horizon: int) -> FittedExponentialSmoothing:

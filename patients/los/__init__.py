@@ -20,7 +20,9 @@ from patients.los.model import (
 from patients.los.segments import SEGMENTS_SCHEMA, THREE_BANDS, segments_from_events, unit_kinds
 from patients.los.twins import (
     DISCHARGE_PROBABILITIES_SCHEMA,
+    MIN_DISCHARGE_WITHIN_14_DAYS,
     discharge_probabilities,
+    foreseeable_discharge,
     remaining_stay_function,
     twin_features,
 )
@@ -29,6 +31,7 @@ __all__ = [
     "CALIBRATION_SCHEMA",
     "DISCHARGE_PROBABILITIES_SCHEMA",
     "LOS_FEATURES_SCHEMA",
+    "MIN_DISCHARGE_WITHIN_14_DAYS",
     "PERIOD_HOURS",
     "SEGMENTS_SCHEMA",
     "THREE_BANDS",
@@ -38,6 +41,7 @@ __all__ = [
     "daily_readings",
     "discharge_probabilities",
     "fit_length_of_stay",
+    "foreseeable_discharge",
     "person_periods",
     "remaining_stay_function",
     "segments_from_events",

@@ -84,9 +84,17 @@ def discharge_probabilities(
 
 
 def remaining_stay_function(
-    model: LengthOfStayModel, scenario: Scenario, now: datetime, *, quantiles: int = 50
+    model: LengthOfStayModel,
+    scenario: Scenario,
+    now: datetime,
+    *,
+    quantiles: int = 50,
+    twins: pl.DataFrame | None = None,
 ) -> Callable[[Mapping[str, Any]], NDArray[np.float64] | None]:
     """Give each twin its own remaining-stay distribution, in the form the hospital model's warm start takes.
+
+    The distribution is of the time left until the twin leaves the **hospital** (the stay model's
+    outcome is the discharge), whatever unit it is in now.
 
     Parameters
     ----------
@@ -98,13 +106,18 @@ def remaining_stay_function(
         Start of the run [UTC, timezone-aware].
     quantiles
         Number of quantiles of each distribution.
+    twins
+        The twins the function will be asked about (:data:`patients.twin.TWIN_SCHEMA`): their
+        distributions are then computed at once, by encounter id (others are still computed one by one).
 
     Returns
     -------
     callable
         Takes a twin (a row of :data:`patients.twin.TWIN_SCHEMA` as a dict) and returns its remaining-stay
         quantiles [hours] at ``(i + 0.5) / quantiles`` (``ops.sim.distributions.RemainingStay``), or
-        ``None`` for a twin that is not admitted (the model then uses the scenario's stay).
+        ``None`` for a twin that is not admitted, or whose discharge the model cannot foresee from the
+        unit it is in (:func:`foreseeable_discharge`, e.g. intensive care): the hospital model then uses
+        the scenario's stays along the twin's route.
 
     Examples
     --------
@@ -112,16 +125,60 @@ def remaining_stay_function(
     >>> start_state_from_twins(scenario, twins, now, remaining_stay=remaining)  # doctest: +SKIP
     """
     kinds = unit_kinds(scenario)
+    known: dict[str, NDArray[np.float64] | None] = {}
+
+    def distributions(features: pl.DataFrame) -> list[NDArray[np.float64] | None]:
+        table = model.remaining_stay_quantiles(features, now, quantiles=quantiles)
+        foreseeable = foreseeable_discharge(model, features, now)
+        return [row if ok else None for row, ok in zip(table, foreseeable, strict=True)]
+
+    if twins is not None:
+        admitted = twins.filter(pl.col("status") == "admitted")
+        if admitted.height:
+            values = distributions(twin_features(admitted, kinds))
+            known = dict(zip(admitted["encounter_id"].to_list(), values, strict=True))
 
     def remaining_stay(twin: Mapping[str, Any]) -> NDArray[np.float64] | None:
         if twin.get("status") != "admitted":
             return None
+        if twin.get("encounter_id") in known:
+            return known[twin["encounter_id"]]
         row = pl.DataFrame(
             [{name: twin.get(name) for name in ("service", "unit", "acuity_band")}]
         ).with_columns(pl.lit(float(twin.get("length_of_stay_hours") or 0.0)).alias("length_of_stay_hours"))
         features = twin_features(
             row.cast({"service": pl.String, "unit": pl.String, "acuity_band": pl.String}), kinds
         )
-        return model.remaining_stay_quantiles(features, now, quantiles=quantiles)[0]
+        return distributions(features)[0]
 
     return remaining_stay
+
+
+MIN_DISCHARGE_WITHIN_14_DAYS = 0.05
+"""Below this probability of discharge within 14 days the stay model cannot foresee a twin's discharge."""
+
+
+def foreseeable_discharge(
+    model: LengthOfStayModel, features: pl.DataFrame, now: datetime
+) -> NDArray[np.bool_]:
+    """Whether the stay model can foresee each stay's discharge from where it is now.
+
+    The hazard holds the unit and acuity at their current values, so in a unit that (almost) never
+    discharges anyone home, such as intensive care, the remaining stay it gives is endless: the patient
+    will leave through a transfer the model does not see. Such a stay has a probability of discharge
+    within 14 days below :data:`MIN_DISCHARGE_WITHIN_14_DAYS`; its remaining stay must come from its route
+    (the hospital model's pathway steps, the census Monte Carlo's unit stays) instead.
+
+    Parameters
+    ----------
+    model
+        A fitted stay model.
+    features
+        :data:`~patients.los.LOS_FEATURES_SCHEMA` rows.
+    now
+        Reading time [UTC, timezone-aware].
+    """
+    if features.height == 0:
+        return np.zeros(0, dtype=bool)
+    within = model.discharge_within(features, now, (14 * 24.0,))[:, 0]
+    return np.asarray(within >= MIN_DISCHARGE_WITHIN_14_DAYS, dtype=bool)

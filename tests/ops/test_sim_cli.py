@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 import json
+import re
 import signal
 import subprocess
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import pytest
 import typer
+from scipy import stats
 from typer.testing import CliRunner
 
 from ops.sim import COMPARISON_SCHEMA
+from ops.store import open_store
+from patients.synthetic import generate_history
+from scenarios import load_scenario, scenario_path
 from ui.commands.validate import queue
 from ui.commands.whatif import whatif
 
@@ -36,6 +43,7 @@ def test_whatif_prints_a_table_and_writes_csv_and_png(tmp_path: Path) -> None:
             "2",
             "--days",
             "9",
+            "--cold",
             "--warm-up",
             "0",
             "--workers",
@@ -45,6 +53,7 @@ def test_whatif_prints_a_table_and_writes_csv_and_png(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 0, result.output
+    assert "cold start: an empty hospital with no warm-up (asked for)" in result.output
     assert "Ward closure vs Baseline: 2 paired replications" in result.output
     assert "ed_four_hour_performance" in result.output
     comparison = pl.read_csv(tmp_path / "ward-closure_vs_baseline.csv", schema=COMPARISON_SCHEMA)
@@ -54,6 +63,93 @@ def test_whatif_prints_a_table_and_writes_csv_and_png(tmp_path: Path) -> None:
     kpis = pl.read_csv(tmp_path / "ward-closure_vs_baseline_kpis.csv")
     assert set(kpis.get_column("scenario").to_list()) == {"Baseline", "Ward closure"}
     assert (tmp_path / "ward-closure_vs_baseline.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+@pytest.fixture(scope="module")
+def store_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A store holding 60 days of the baseline's ADT events (enough for the stay and arrival models)."""
+    folder = tmp_path_factory.mktemp("whatif-store")
+    url = f"sqlite:///{folder / 'store.db'}"
+    history = generate_history(load_scenario(scenario_path("baseline")), date(2024, 10, 7), 60, seed=6)
+    with open_store(url, results_dir=folder / "results") as store:
+        store.append_events(history.events.filter(pl.col("kind") != "observation"))
+    return url
+
+
+def test_whatif_starts_from_the_twins_of_the_store(tmp_path: Path, store_url: str) -> None:
+    arguments = ["whatif", "winter_surge", "--database", store_url, "--replications", "2", "--days", "2"]
+    result = runner.invoke(app, [*arguments, "--workers", "1", "--out", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    started = re.search(
+        r"warm start from the twins at 2024-12-0[56] \d\d:\d\d UTC: (\d+) inpatients and (\d+) ED patients",
+        result.output,
+    )
+    assert started is not None, result.output
+    assert int(started.group(1)) > 300 and int(started.group(2)) > 0
+    assert "arrivals forecast by service" in result.output
+    kpis = pl.read_csv(tmp_path / "winter-surge_vs_baseline_kpis.csv")
+    mean_inpatients = kpis.filter(pl.col("metric") == "mean_inpatients")["value"]
+    # no warm-up, yet the hospital is full from the first hour: the twins are in their beds
+    assert (mean_inpatients > 0.8 * int(started.group(1))).all()
+
+
+def test_whatif_on_an_empty_store_starts_cold_with_a_warm_up(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    result = runner.invoke(
+        app,
+        [
+            *("whatif", "winter_surge", "--database", url, "--replications", "2", "--days", "1"),
+            *("--warm-up-days", "3", "--workers", "1", "--out", str(tmp_path)),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "cold start: an empty hospital after a 3-day warm-up (the store holds no events)" in result.output
+    # never an empty hospital with no warm-up, even when asked for 0 days without --cold
+    zero = runner.invoke(
+        app,
+        [
+            *("whatif", "winter_surge", "--database", url, "--replications", "2", "--days", "1"),
+            *("--warm-up-days", "0", "--workers", "1", "--out", str(tmp_path)),
+        ],
+    )
+    assert zero.exit_code == 0, zero.output
+    assert "after a 1-day warm-up" in zero.output
+
+
+def test_whatif_adds_replications_until_the_half_width_is_reached(tmp_path: Path) -> None:
+    result = runner.invoke(
+        app,
+        [
+            *("whatif", "winter_surge", "--cold", "--warm-up", "0", "--replications", "3", "--days", "1"),
+            *("--half-width", "ed_attendances=3%", "--max-replications", "40"),
+            *("--workers", "1", "--out", str(tmp_path)),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    used = re.search(r"precision: (\d+) replications \(target reached\)", result.output)
+    assert used is not None, result.output
+    count = int(used.group(1))
+    assert 3 < count <= 40  # a day's attendances vary by about 6 %: three runs cannot pin them to 3 %
+    assert f"Winter surge vs Baseline: {count} paired replications" in result.output
+    kpis = pl.read_csv(tmp_path / "winter-surge_vs_baseline_kpis.csv")
+    attendances = kpis.filter(pl.col("metric") == "ed_attendances")
+    for _, values in attendances.group_by("scenario"):
+        value = values["value"].to_numpy()
+        half_width = stats.t.ppf(0.975, value.size - 1) * value.std(ddof=1) / np.sqrt(value.size)
+        assert value.size == count and half_width <= 0.03 * value.mean()
+    printed = re.findall(
+        r"ed_attendances \[.*?\]: mean .*?half-width .*? \((\d+\.\d)% of the mean\)", result.output
+    )
+    assert len(printed) == 2 and all(float(share) <= 3.0 for share in printed)
+
+
+def test_whatif_refuses_a_half_width_it_cannot_read(tmp_path: Path) -> None:
+    for target in ("ed_attendances", "no_such_kpi=1", "ed_attendances=-2"):
+        result = runner.invoke(
+            app, ["whatif", "winter_surge", "--cold", "--half-width", target, "--out", str(tmp_path)]
+        )
+        assert result.exit_code != 0
+        assert "--half-width" in result.output, result.output
 
 
 def test_whatif_names_an_unknown_scenario(tmp_path: Path) -> None:
@@ -136,6 +232,7 @@ def test_ctrl_c_cancels_a_whatif_and_compares_what_finished(tmp_path: Path) -> N
             "200",
             "--days",
             "14",
+            "--cold",
             "--warm-up",
             "0",
             "--workers",

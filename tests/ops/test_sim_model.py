@@ -592,6 +592,32 @@ def test_an_arrival_forecast_replaces_the_scenario_rates(baseline: Scenario) -> 
     assert arrivals == pytest.approx(20 * hours, rel=0.1)
 
 
+def test_a_surge_still_scales_an_arrival_forecast(baseline: Scenario) -> None:
+    """A warm start's forecast replaces the expected demand, not the what-if: +15 % ED on days 3-24."""
+    surge = load_scenario(scenario_path("winter_surge"))
+    hours = 5 * 24
+    forecast = pl.DataFrame(
+        {
+            "t": [MONDAY + timedelta(hours=k) for k in range(hours)],
+            "service": ["ed"] * hours,
+            "arrivals_per_hour": [12.0] * hours,
+        },
+        schema={"t": pl.Datetime("us", "UTC"), "service": pl.String, "arrivals_per_hour": pl.Float64},
+    )
+    start = StartState(now=MONDAY, arrival_forecast=forecast)
+    counts = {}
+    for scenario in (baseline, surge):
+        ed = simulate(scenario, start, seed=5, horizon_days=5).ed
+        arrivals = ed.get_column("arrivals").to_numpy() + ed.get_column("ambulances_diverted").to_numpy()
+        counts[scenario.name] = (arrivals[: 3 * 24].sum(), arrivals[3 * 24 :].sum())
+    before, during = counts[surge.name]
+    base_before, base_during = counts[baseline.name]
+    assert before == base_before  # common random numbers: the same attendances before the surge
+    assert base_during == pytest.approx(12 * 48, rel=0.1)
+    # the surge adds a Poisson 15 % (about 86 ± 9 attendances) on top of the same ones
+    assert 1.10 <= during / base_during <= 1.20
+
+
 def test_warm_up_is_left_out_of_the_results(baseline: Scenario) -> None:
     result = simulate(baseline, seed=1, horizon_days=2, options=SimulationOptions(warm_up_days=3))
     assert result.ed.height == 48

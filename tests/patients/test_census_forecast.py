@@ -17,6 +17,7 @@ from patients.census import (
     fit_census_model,
     observed_census,
 )
+from patients.forecast.services import FALLBACK_MODEL, ArrivalCalendar
 from patients.los import SEGMENTS_SCHEMA, segments_from_events, unit_kinds
 from patients.synthetic import generate_history
 from patients.synthetic.history import History
@@ -26,6 +27,9 @@ from scenarios import Scenario, load_scenario, scenario_path
 HISTORY_DAYS = 49
 ORIGIN_DAYS = (28, 32, 36, 40, 44)
 HORIZON_HOURS = 96
+LONG_HISTORY_DAYS = 120
+LONG_ORIGIN_DAYS = (88, 92, 96, 100, 104)
+LONG_HORIZON_HOURS = 336
 
 
 @pytest.fixture(scope="module")
@@ -95,6 +99,15 @@ def one_forecast(segments: pl.DataFrame, history: History, scenario: Scenario):
     return model, twins, origin, forecast
 
 
+def test_a_short_history_keeps_each_streams_hour_of_week_mean(one_forecast) -> None:
+    """28 days before the origin are too few for the arrival models: every stream says it fell back."""
+    model, _, _, forecast = one_forecast
+    assert model.arrival_model is not None
+    assert set(model.arrival_model.selection["model"]) == {FALLBACK_MODEL}
+    assert model.details["streams_modelled"] == 0 == forecast.details["arrival_streams_modelled"]
+    assert forecast.details["arrival_streams"] == len(model.streams) > 5
+
+
 def test_forecast_frames_have_the_contract_schemas(one_forecast, scenario: Scenario) -> None:
     _, _, origin, forecast = one_forecast
     assert dict(forecast.paths.schema) == CENSUS_PATHS_SCHEMA
@@ -146,30 +159,51 @@ def test_bad_arguments_are_named(one_forecast, scenario: Scenario) -> None:
         census_forecast(model, twins, {}, origin.replace(tzinfo=None), unit_kinds={})
 
 
-def test_ninety_percent_band_covers_held_out_census(
-    segments: pl.DataFrame, history: History, scenario: Scenario
-) -> None:
-    """Pooled over units, hours and five origins, the p05-p95 band holds 87-93 % of the real census."""
+@pytest.fixture(scope="module")
+def long_history(scenario: Scenario) -> History:
+    """120 days: from day 44 on, every arrival stream has enough history for its statsmodels model."""
+    return generate_history(scenario, date(2024, 1, 1), LONG_HISTORY_DAYS, seed=3)
+
+
+@pytest.mark.slow
+def test_ninety_percent_band_covers_held_out_census(long_history: History, scenario: Scenario) -> None:
+    """Pooled over units, hours and five origins, the p05-p95 band holds 87-93 % of the real census.
+
+    Each origin's model (stays, routes, and the arrival model of every stream, chosen by backtest) is
+    fitted only on what came before it. The first 96 hours are held to 87-93 %; days 7-14 are reported
+    and held to a wider 85-95 % (five origins of 14 days are fewer independent days).
+    """
+    segments = segments_from_events(long_history.events, scenario)
     units = units_of(scenario)
-    inside: list[np.ndarray] = []
-    for day in ORIGIN_DAYS:
-        origin = history.starts_at + timedelta(days=day, hours=7)
-        model = fit_census_model(segments, units, origin)
+    inside: list[pl.DataFrame] = []
+    for day in LONG_ORIGIN_DAYS:
+        origin = long_history.starts_at + timedelta(days=day, hours=7)
+        model = fit_census_model(segments, units, origin, arrival_calendar=ArrivalCalendar.of(scenario))
+        assert model.details["streams_modelled"] == model.details["streams"] > 0
         forecast = census_forecast(
             model,
-            twins_at(history, origin),
+            twins_at(long_history, origin),
             beds_of(scenario),
             origin,
             unit_kinds=unit_kinds(scenario),
-            hours=HORIZON_HOURS,
+            hours=LONG_HORIZON_HOURS,
             n_paths=200,
             seed=11,
             keep_paths=False,
         )
-        observed = observed_census(segments, units, origin + timedelta(hours=1), HORIZON_HOURS)
+        assert forecast.details["arrival_streams_modelled"] == model.details["streams"]
+        observed = observed_census(segments, units, origin + timedelta(hours=1), LONG_HORIZON_HOURS)
         joined = forecast.summary.join(observed, on=["unit_id", "at"])
-        assert joined.height == len(units) * HORIZON_HOURS
-        inside.append(((joined["census"] >= joined["p05"]) & (joined["census"] <= joined["p95"])).to_numpy())
-    coverage = float(np.concatenate(inside).mean())
-    print(f"census 90 % band coverage: {coverage:.3f}")
-    assert 0.87 <= coverage <= 0.93, coverage
+        assert joined.height == len(units) * LONG_HORIZON_HOURS
+        inside.append(
+            joined.select(
+                "horizon_hours",
+                ((pl.col("census") >= pl.col("p05")) & (pl.col("census") <= pl.col("p95"))).alias("inside"),
+            )
+        )
+    pooled = pl.concat(inside)
+    first_days = float(pooled.filter(pl.col("horizon_hours") <= HORIZON_HOURS)["inside"].mean())  # type: ignore[arg-type]
+    later = float(pooled.filter(pl.col("horizon_hours") > 144)["inside"].mean())  # type: ignore[arg-type]
+    print(f"census 90 % band coverage: {first_days:.3f} (1-96 h), {later:.3f} (days 7-14)")
+    assert 0.87 <= first_days <= 0.93, first_days
+    assert 0.85 <= later <= 0.95, later

@@ -162,7 +162,13 @@ def test_mimic_demo_calibration() -> None:
         f"MIMIC demo: readings {result.readings}, Brier {result.brier}, base rate {result.brier_base_rate}, "
         f"skill 24 h {result.skill(24):.3f}, 48 h {result.skill(48):.3f}"
     )
+    print(result.table)
     assert result.readings > 300
-    # 180 training stays: the model must at least not be worse than the base rate by more than noise
+    # The split is a fixed hash of hadm_id, so these are fixed numbers, not noise: with 180 training stays
+    # the model must beat the no-skill base rate at 48 h and be no worse than it at 24 h.
+    assert result.skill(48) > 0.0, result.brier
+    assert result.brier[24] <= result.brier_base_rate[24], result.brier
+    # the reliability table covers every held-out reading at both horizons
     for hours in (24, 48):
-        assert result.brier[hours] < result.brier_base_rate[hours] * 1.02
+        rows = result.table.filter(pl.col("within_hours") == hours)
+        assert rows["readings"].sum() == result.readings

@@ -22,7 +22,20 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from ops.sim import HEADLINE_METRICS, SimulationOptions, WhatIfComparison, compare_scenarios, metric_info
+from ops.sim import (
+    HEADLINE_METRICS,
+    METRICS,
+    Precision,
+    SimulationOptions,
+    StartState,
+    WhatIfComparison,
+    compare_scenarios,
+    confidence_intervals,
+    metric_info,
+)
+from ops.store import open_store
+from ops.store.engine import DEFAULT_SQLITE_PATH
+from ops.twin_run import DEFAULT_WARM_UP_DAYS, RunStart, choose_start
 from scenarios import Scenario
 
 console = Console(width=None if sys.stdout.isatty() else 200)
@@ -33,17 +46,44 @@ def whatif(
         str, typer.Argument(help="The what-if: a scenario TOML file or the name of a shipped scenario.")
     ],
     against: Annotated[str, typer.Option(help="Scenario to compare against.")] = "baseline",
-    replications: Annotated[int, typer.Option(min=2, help="Runs of each scenario.")] = 10,
+    replications: Annotated[
+        int, typer.Option(min=2, help="Runs of each scenario (the first batch with --half-width).")
+    ] = 10,
     days: Annotated[int, typer.Option(min=1, help="Days simulated from the start.")] = 28,
     seed: Annotated[int, typer.Option(min=0, help="Base seed (replication r uses its r-th child).")] = 0,
     cluster: Annotated[
         str | None, typer.Option(help="Dask scheduler address (tcp://host:8786); local processes if absent.")
     ] = None,
     out: Annotated[Path, typer.Option(help="Folder for the CSV and PNG written.")] = Path("var/whatif"),
+    database: Annotated[
+        str | None,
+        typer.Option(
+            help="Store the twins are read from. Default: DATABASE_URL, else var/hospital_twin.db if present."
+        ),
+    ] = None,
+    cold: Annotated[
+        bool, typer.Option("--cold", help="Start from an empty hospital after a warm-up, not from the twins.")
+    ] = False,
     warm_up: Annotated[
         int,
-        typer.Option(min=0, help="Days simulated from an empty hospital before the start (not reported)."),
-    ] = 21,
+        typer.Option(
+            "--warm-up-days",
+            "--warm-up",
+            min=0,
+            help="Warm-up of a cold start: days simulated from an empty hospital first (not reported).",
+        ),
+    ] = DEFAULT_WARM_UP_DAYS,
+    half_width: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--half-width",
+            help="Add replications until a KPI's 95 % half-width is at most VALUE (in its unit, or a % of "
+            "its mean), e.g. ed_mean_boarding_hours=0.1 or theatre_utilisation=2%. Repeatable.",
+        ),
+    ] = None,
+    max_replications: Annotated[
+        int, typer.Option(min=2, help="Most runs of each scenario with --half-width.")
+    ] = 100,
     workers: Annotated[
         int | None, typer.Option(min=1, help="Local processes (default: every CPU; 1 runs in this process).")
     ] = None,
@@ -51,16 +91,21 @@ def whatif(
     """Compare a what-if with a baseline: paired differences of every KPI with 95 % confidence intervals.
 
     Both scenarios run the same replications with the same random numbers; the table shows the headline
-    KPIs, the CSV every KPI (per-unit occupancy included) and the PNG the relative changes. Ctrl-C cancels:
-    the replications finished so far are still compared.
+    KPIs, the CSV every KPI (per-unit occupancy included) and the PNG the relative changes. The runs start
+    from the hospital now when the store holds events (the twins in their units, each with their own
+    remaining stay, and arrivals forecast by service); otherwise, or with --cold, from an empty hospital
+    after a warm-up. Ctrl-C cancels: the replications finished so far are still compared.
     """
     from ui.cli import load_or_exit
 
     what_if = load_or_exit(scenario)
     baseline = load_or_exit(against)
+    precision = _precision(half_width or [], replications, max_replications)
+    begin = _start(database, baseline, what_if, cold=cold, warm_up_days=warm_up, days=days)
+    console.print(begin.description, markup=False, highlight=False)
     cancel = threading.Event()
     outcome: dict[str, WhatIfComparison | BaseException] = {}
-    options = SimulationOptions(warm_up_days=warm_up)
+    options = begin.options()
 
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -79,7 +124,7 @@ def whatif(
         worker = threading.Thread(
             target=_run,
             args=(outcome, finished, what_if, baseline, replications, days, seed, cluster, workers, options),
-            kwargs={"progress": progress, "cancel": cancel},
+            kwargs={"progress": progress, "cancel": cancel, "start": begin.start, "precision": precision},
             daemon=True,
         )
         worker.start()
@@ -104,6 +149,8 @@ def whatif(
         console.print(f"cancelled after {result.replications} replication(s): nothing to compare")
         raise typer.Exit(code=130)
     _print_table(result)
+    if precision is not None:
+        _print_precision(result, precision)
     csv_path, kpis_path, chart_path = _write_outputs(result, out)
     console.print(f"wrote {csv_path}, {kpis_path} and {chart_path}", markup=False, highlight=False)
     if result.cancelled:
@@ -125,6 +172,8 @@ def _run(
     *,
     progress: Callable[[int, int], None],
     cancel: threading.Event,
+    start: StartState | None = None,
+    precision: Precision | None = None,
 ) -> None:
     try:
         outcome["result"] = compare_scenarios(
@@ -133,7 +182,9 @@ def _run(
             replications,
             horizon_days=days,
             base_seed=seed,
+            start=start,
             options=options,
+            precision=precision,
             executor="serial" if workers == 1 and cluster is None else None,
             workers=workers,
             cluster=cluster,
@@ -144,6 +195,85 @@ def _run(
         outcome["result"] = exc
     finally:
         finished.set()
+
+
+def _start(
+    database: str | None, baseline: Scenario, what_if: Scenario, *, cold: bool, warm_up_days: int, days: int
+) -> RunStart:
+    """Warm start from the store's twins when it holds events; a cold start otherwise (or when asked)."""
+    if cold:
+        return choose_start(None, baseline, cold=True, warm_up_days=warm_up_days)
+    if database is None and not os.environ.get("DATABASE_URL") and not DEFAULT_SQLITE_PATH.is_file():
+        return choose_start(None, baseline, warm_up_days=warm_up_days)  # no store: nothing to read
+    with (
+        console.status("reading the twins and fitting the stay and arrival models ..."),
+        open_store(database) as store,
+    ):
+        return choose_start(
+            store,
+            baseline,
+            warm_up_days=warm_up_days,
+            horizon_days=days,
+            compatible_with=(baseline, what_if),
+        )
+
+
+def _precision(targets: list[str], replications: int, max_replications: int) -> Precision | None:
+    """``METRIC=VALUE`` or ``METRIC=VALUE%`` targets as a :class:`Precision` (``None`` for none)."""
+    if not targets:
+        return None
+    wanted: dict[str, tuple[float | None, float | None]] = {}
+    for text in targets:
+        metric, equals, value = text.partition("=")
+        metric, value = metric.strip(), value.strip()
+        relative = value.endswith("%")
+        try:
+            number = float(value.rstrip("%"))
+        except ValueError:
+            number = math.nan
+        if not equals or not metric or not number > 0:
+            raise typer.BadParameter(
+                f"'{text}': give METRIC=VALUE with a positive VALUE, e.g. ed_mean_boarding_hours=0.1 or "
+                "theatre_utilisation=2%",
+                param_hint="--half-width",
+            )
+        if metric not in METRICS and not metric.startswith("occupancy_"):
+            raise typer.BadParameter(
+                f"'{metric}' is not a KPI; the KPIs are {', '.join(METRICS)} and occupancy_<unit>",
+                param_hint="--half-width",
+            )
+        wanted[metric] = (None, number / 100.0) if relative else (number, None)
+    if max_replications < replications:
+        raise typer.BadParameter(
+            f"--max-replications {max_replications} is below --replications {replications}",
+            param_hint="--max-replications",
+        )
+    return Precision((), min_replications=replications, max_replications=max_replications, targets=wanted)
+
+
+def _print_precision(result: WhatIfComparison, precision: Precision) -> None:
+    """Replications used and the half-width reached for each target KPI, in each scenario."""
+    summary = confidence_intervals(result.kpis)
+    if result.precise:
+        verdict = "target reached"
+    elif result.cancelled:
+        verdict = "cancelled before the target"
+    else:
+        verdict = f"target not reached within {precision.max_replications} replications"
+    console.print(f"precision: {result.replications} replications ({verdict})", markup=False)
+    for metric in precision.metrics:
+        absolute, relative = precision.target(metric)
+        unit = metric_info(metric).unit
+        wanted = f"{relative:.1%} of the mean" if relative is not None else _format(absolute, unit)
+        for row in summary.filter(pl.col("metric") == metric).iter_rows(named=True):
+            mean, reached = row["mean"], row["half_width"]
+            share = f" ({reached / abs(mean):.1%} of the mean)" if mean else ""
+            console.print(
+                f"  {metric} [{row['scenario']}]: mean {_format(mean, unit)}, 95 % half-width "
+                f"{_format(reached, unit)}{share}; asked {wanted}",
+                markup=False,
+                highlight=False,
+            )
 
 
 def _format(value: float | None, unit: str) -> str:
