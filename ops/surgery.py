@@ -2,7 +2,10 @@
 
 :func:`run_surgery_plan` builds (or takes) the elective waiting list, maps the hospital to an IHTC-2024
 instance, solves it within a time budget (cancellable: the best plan so far is kept), saves the plan in the
-store as kind ``"surgery"`` (published) with an audit entry, and summarises it. :func:`compare_elective_lists`
+store as kind ``"surgery"`` (published) with an audit entry, and summarises it. The nurses on the elective
+bays come from the published nurse roster (the nightly plan's) for the days it covers, else from the
+staff pools' establishment (:func:`nurses_from_store`); the elective patients already in bed come from
+the latest twin snapshot (the nightly plan keeps one). :func:`compare_elective_lists`
 runs the hospital model with the plan as its elective list and with the block-schedule default, so that
 an executive can see the plan's effect on beds and cancellations.
 """
@@ -26,17 +29,21 @@ from ops.store import Plan, Store
 from scenarios.schema import Scenario, mean_duration_hours
 from scheduler.ihtc import SolveProgress, SolveStatus
 from scheduler.surgery import (
+    NURSE_ROSTER_SCHEMA,
     OCCUPANTS_SCHEMA,
     SURGICAL_PLAN_SCHEMA,
     SurgicalInstance,
     SurgicalPlan,
     beds_needed,
     build_surgical_instance,
+    elective_beds_by_ward,
     generate_waiting_list,
+    nurse_roster_from_assignments,
     plan_surgery,
     surgical_wards,
     theatre_use,
 )
+from scheduler.surgery.hospital import ward_nurses_on_duty
 
 __all__ = [
     "ELECTIVE_COMPARISON_SCHEMA",
@@ -44,6 +51,7 @@ __all__ = [
     "SurgeryPlanRun",
     "SurgeryPlanSummary",
     "compare_elective_lists",
+    "nurses_from_store",
     "occupants_from_twins",
     "plan_calendar",
     "run_surgery_plan",
@@ -53,6 +61,9 @@ __all__ = [
 
 PLAN_KIND = "surgery"
 """Kind of the surgical admission plan in the store."""
+
+ROSTER_PLAN_KIND = "roster"
+"""Kind of the nurse roster plan whose published version gives the nurses on the elective bays."""
 
 ELECTIVE_COMPARISON_SCHEMA: dict[str, pl.DataType] = {
     "replication": pl.Int64(),
@@ -103,7 +114,11 @@ class SurgeryPlanSummary:
 
 @dataclass(frozen=True)
 class SurgeryPlanRun:
-    """The result of :func:`run_surgery_plan`."""
+    """The result of :func:`run_surgery_plan`.
+
+    ``nurse_source`` and ``waiting_list_source`` say, for a person, where the nurses on the elective bays
+    and the waiting list came from.
+    """
 
     plan: SurgicalPlan
     surgical: SurgicalInstance
@@ -112,6 +127,8 @@ class SurgeryPlanRun:
     cancelled: bool
     start: datetime
     days: int
+    nurse_source: str = "the staff pools' establishment"
+    waiting_list_source: str = "drawn from the scenario's elective rates"
 
     @property
     def status(self) -> SolveStatus:
@@ -180,8 +197,67 @@ def _summary(surgical: SurgicalInstance, plan: SurgicalPlan) -> SurgeryPlanSumma
     )
 
 
+def _establishment_rows(
+    scenario: Scenario, elective_beds: dict[str, int], days: list[int]
+) -> list[tuple[str, int, str]]:
+    """Establishment nurses on the elective bays on ``days``, as roster rows (an id per pool, shift, post)."""
+    rows = []
+    for day in days:
+        for shift in scenario.hospital.shifts:
+            for pool, count, _ in ward_nurses_on_duty(scenario, elective_beds, shift.id, day):
+                rows += [(f"{pool}/{shift.id}/{j + 1}", day, shift.id) for j in range(count)]
+    return rows
+
+
+def nurses_from_store(
+    store: Store, scenario: Scenario, day_zero: date, days: int
+) -> tuple[pl.DataFrame | None, str]:
+    """The nurses on the elective bays from the published nurse roster, and where they come from.
+
+    The published ``roster`` plan's worked shifts on the surgical wards give the nurses of the days it
+    covers (:func:`scheduler.surgery.nurse_roster_from_assignments`); days it does not cover take the
+    staff pools' establishment. With no published roster, or none on the surgical wards, the answer is
+    ``None`` (the establishment for every day) and the reason says so.
+
+    Returns
+    -------
+    (polars.DataFrame or None, str)
+        :data:`scheduler.surgery.NURSE_ROSTER_SCHEMA` rows, and a sentence for the planner.
+    """
+    published = store.latest_plan(ROSTER_PLAN_KIND)
+    if published is None or not published.payload.get("assignments"):
+        return None, "the staff pools' establishment (no published nurse roster)"
+    rows = pl.DataFrame(published.payload["assignments"], infer_schema_length=None)
+    if rows.schema.get("day") == pl.String():
+        rows = rows.with_columns(pl.col("day").str.to_date())
+    beds = elective_beds_by_ward(scenario)
+    roster, covered = nurse_roster_from_assignments(scenario, rows, day_zero, days, beds)
+    version = published.version
+    if not covered or roster.height == 0:
+        return None, (
+            f"the staff pools' establishment (published roster version {version} has no nurse on the "
+            "surgical wards in these days)"
+        )
+    missing = [day for day in range(days) if day not in covered]
+    if not missing:
+        return roster, f"published roster version {version}"
+    filled = pl.DataFrame(
+        _establishment_rows(scenario, beds, missing), schema=NURSE_ROSTER_SCHEMA, orient="row"
+    )
+    return pl.concat([roster, filled]), (
+        f"published roster version {version} for {days - len(missing)} of {days} days, the staff pools' "
+        f"establishment for the other {len(missing)} (after the roster's horizon)"
+    )
+
+
 def _payload(
-    scenario: Scenario, run_start: datetime, days: int, surgical: SurgicalInstance, plan: SurgicalPlan
+    scenario: Scenario,
+    run_start: datetime,
+    days: int,
+    surgical: SurgicalInstance,
+    plan: SurgicalPlan,
+    nurse_source: str,
+    waiting_list_source: str,
 ) -> dict[str, Any]:
     summary = _summary(surgical, plan)
     return {
@@ -189,6 +265,8 @@ def _payload(
         "scenario_digest": scenario.digest(),
         "start": run_start.isoformat(),
         "days": days,
+        "nurses_from": nurse_source,
+        "waiting_list_from": waiting_list_source,
         "status": plan.status.value,
         "feasible": plan.evaluation.feasible,
         "total_cost": plan.total_cost,
@@ -218,8 +296,10 @@ def run_surgery_plan(
     seed: int = 0,
     waiting_list: pl.DataFrame | None = None,
     occupants: pl.DataFrame | None = None,
+    nurse_roster: pl.DataFrame | None = None,
     store: Store | None = None,
     actor: str = "plan-surgery",
+    waiting_list_source: str | None = None,
     progress: Callable[[SolveProgress], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> SurgeryPlanRun:
@@ -244,6 +324,9 @@ def run_surgery_plan(
     occupants
         Elective patients already in bed (``OCCUPANTS_SCHEMA``); from the store's latest twin snapshot
         when absent and a store is given.
+    nurse_roster
+        Nurses on the elective bays (``NURSE_ROSTER_SCHEMA``); when absent, from the store's published
+        nurse roster (:func:`nurses_from_store`), else the staff pools' establishment.
     store
         Where the plan is saved (kind ``"surgery"``, published) and the audit entry written.
     actor
@@ -252,6 +335,8 @@ def run_surgery_plan(
         Called with the solver's progress.
     cancel
         When set, the search stops and the best plan so far is kept (and saved).
+    waiting_list_source
+        Where a given waiting list comes from, for the plan and the planner (e.g. the file's name).
 
     Returns
     -------
@@ -260,6 +345,15 @@ def run_surgery_plan(
     day_zero, holidays = plan_calendar(scenario, start, days)
     if waiting_list is None:
         waiting_list = generate_waiting_list(scenario, day_zero, days, seed, holidays)
+        list_source = "drawn from the scenario's elective rates (demo)"
+    else:
+        list_source = waiting_list_source or "given"
+    nurse_source = "the roster given"
+    if nurse_roster is None:
+        if store is not None:
+            nurse_roster, nurse_source = nurses_from_store(store, scenario, day_zero, days)
+        else:
+            nurse_source = "the staff pools' establishment (no store)"
     if occupants is None and store is not None:
         snapshot = store.latest_twin_snapshot(as_of=start)
         if snapshot is not None and {"unit", "admission_type", "service"} <= set(snapshot.frame.columns):
@@ -271,6 +365,7 @@ def run_surgery_plan(
         days,
         holiday_days=holidays,
         occupants=occupants,
+        roster=nurse_roster,
         name=f"{scenario.name} {day_zero.isoformat()}",
     )
     plan = plan_surgery(surgical, time_limit_s, workers, seed, progress, cancel)
@@ -278,7 +373,8 @@ def run_surgery_plan(
     summary = _summary(surgical, plan)
     saved = None
     if store is not None:
-        saved = store.save_plan(PLAN_KIND, _payload(scenario, start, days, surgical, plan), created_by=actor)
+        payload = _payload(scenario, start, days, surgical, plan, nurse_source, list_source)
+        saved = store.save_plan(PLAN_KIND, payload, created_by=actor)
         store.write_audit(
             actor,
             "plan_surgery",
@@ -291,9 +387,11 @@ def run_surgery_plan(
                 "cases_planned": summary.cases_planned,
                 "cases_unscheduled": summary.cases_unscheduled,
                 "total_cost": plan.total_cost,
+                "nurses_from": nurse_source,
+                "waiting_list_from": list_source,
             },
         )
-    return SurgeryPlanRun(plan, surgical, summary, saved, cancelled, start, days)
+    return SurgeryPlanRun(plan, surgical, summary, saved, cancelled, start, days, nurse_source, list_source)
 
 
 def simulation_plan(cases: pl.DataFrame) -> pl.DataFrame:

@@ -16,12 +16,15 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from ortools.sat.python import cp_model
 
 from scheduler.roster.model import build_roster_model, run_solver
 from scheduler.roster.problem import HardRule, RosterProblem
+from scheduler.roster.solution import Roster
 
 
 @dataclass(frozen=True, order=True)
@@ -103,9 +106,19 @@ class InfeasibilityExplanation:
 
 
 def fewest_extra_nurses(
-    problem: RosterProblem, *, time_limit_seconds: float, workers: int = 1, seed: int = 0
+    problem: RosterProblem,
+    *,
+    time_limit_seconds: float,
+    workers: int = 1,
+    seed: int = 0,
+    parameters: Mapping[str, Any] | None = None,
+    hint: Roster | None = None,
 ) -> tuple[bool | None, bool, tuple[ExtraNurses, ...]]:
     """Fewest extra nurses on cover lines with a hard minimum that make every hard rule feasible.
+
+    ``parameters`` are CP-SAT parameters by name (e.g. ``max_deterministic_time`` for a run that gives
+    the same answer on every machine). ``hint`` is a roster meeting every rule but (some of) the cover
+    minimums: the search starts from it, topped up with the nurses it lacks.
 
     Returns
     -------
@@ -115,7 +128,19 @@ def fewest_extra_nurses(
     built = build_roster_model(problem, with_extra_nurses=True)
     extras = built.variables.extra_nurses
     built.model.minimize(sum(extras.values()))
-    run = run_solver(built.model, time_limit_seconds=time_limit_seconds, workers=workers, seed=seed)
+    if hint is not None:
+        built.add_hint(hint)
+        present: Counter[tuple[int, str, str, str]] = Counter()
+        for a in hint.assignments:
+            present[(a.day, a.shift_id, a.unit_id, a.skill)] += 1
+        for b in hint.agency:
+            present[(b.day, b.shift_id, b.unit_id, b.skill)] += b.nurses
+        for line in problem.cover:
+            if line.key in extras:
+                built.model.add_hint(extras[line.key], max(0, line.minimum_nurses - present[line.key]))
+    run = run_solver(
+        built.model, time_limit_seconds=time_limit_seconds, workers=workers, seed=seed, parameters=parameters
+    )
     if run.status == cp_model.INFEASIBLE:
         return False, True, ()
     if run.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
@@ -129,7 +154,12 @@ def fewest_extra_nurses(
 
 
 def _infeasible_under(
-    problem: RosterProblem, assumed: list[tuple[str, str]], *, time_limit_seconds: float, seed: int
+    problem: RosterProblem,
+    assumed: list[tuple[str, str]],
+    *,
+    time_limit_seconds: float,
+    seed: int,
+    parameters: Mapping[str, Any] | None = None,
 ) -> tuple[bool | None, list[tuple[str, str]]]:
     """Solve with only ``assumed`` rules switched on: (infeasible?, sufficient subset when infeasible)."""
     built = build_roster_model(problem, guards=True)
@@ -141,7 +171,9 @@ def _infeasible_under(
             built.model.add(literal == 0)
     ordered = [key for key in guards.literals if key in wanted]
     built.model.add_assumptions([guards.literals[key] for key in ordered])
-    run = run_solver(built.model, time_limit_seconds=time_limit_seconds, workers=1, seed=seed)
+    run = run_solver(
+        built.model, time_limit_seconds=time_limit_seconds, workers=1, seed=seed, parameters=parameters
+    )
     if run.status == cp_model.INFEASIBLE:
         core_indices = set(run.solver.sufficient_assumptions_for_infeasibility())
         by_index = {guards.literals[key].index: key for key in ordered}
@@ -153,9 +185,18 @@ def _infeasible_under(
 
 
 def conflicting_rules(
-    problem: RosterProblem, *, time_limit_seconds: float, seed: int = 0
+    problem: RosterProblem,
+    *,
+    time_limit_seconds: float,
+    seed: int = 0,
+    parameters: Mapping[str, Any] | None = None,
+    max_checks: int | None = None,
 ) -> tuple[bool | None, bool, tuple[ConflictingRule, ...]]:
     """A set of hard rules that cannot all hold, shrunk by deletion while time allows.
+
+    ``parameters`` are CP-SAT parameters of every solve; ``max_checks`` caps the deletion checks (with a
+    deterministic-time limit in ``parameters``, a cap reached before the wall-time limit gives the same
+    answer on every run).
 
     Returns
     -------
@@ -165,22 +206,28 @@ def conflicting_rules(
     started = time.perf_counter()
     every_rule = list(build_roster_model(problem, guards=True).variables.guards.literals)  # type: ignore[union-attr]
     infeasible, core = _infeasible_under(
-        problem, every_rule, time_limit_seconds=time_limit_seconds / 2, seed=seed
+        problem, every_rule, time_limit_seconds=time_limit_seconds / 2, seed=seed, parameters=parameters
     )
     if not infeasible:
         return infeasible, False, ()
     minimal = True
     kept = list(core)
+    checks = 0
     for candidate in list(core):
         if candidate not in kept:
             continue
         left = time_limit_seconds - (time.perf_counter() - started)
-        if left <= 0.05:
+        if left <= 0.05 or (max_checks is not None and checks >= max_checks):
             minimal = False
             break
+        checks += 1
         trial = [key for key in kept if key != candidate]
         still_infeasible, smaller = _infeasible_under(
-            problem, trial, time_limit_seconds=min(left, max(1.0, time_limit_seconds / 10)), seed=seed
+            problem,
+            trial,
+            time_limit_seconds=min(left, max(1.0, time_limit_seconds / 10)),
+            seed=seed,
+            parameters=parameters,
         )
         if still_infeasible:
             kept = [key for key in trial if key in set(smaller)] or trial
@@ -191,7 +238,14 @@ def conflicting_rules(
 
 
 def explain_infeasibility(
-    problem: RosterProblem, *, time_limit_seconds: float = 60.0, workers: int = 1, seed: int = 0
+    problem: RosterProblem,
+    *,
+    time_limit_seconds: float = 60.0,
+    workers: int = 1,
+    seed: int = 0,
+    parameters: Mapping[str, Any] | None = None,
+    max_checks: int | None = None,
+    hint: Roster | None = None,
 ) -> InfeasibilityExplanation:
     """Work out what to relax when the hard rules of ``problem`` cannot all be met.
 
@@ -206,6 +260,13 @@ def explain_infeasibility(
         CP-SAT needs to report the assumptions behind an infeasibility).
     seed
         Random seed.
+    parameters
+        CP-SAT parameters of every solve, e.g. ``{"max_deterministic_time": 5.0}`` (with one worker and
+        ``max_checks``, the same explanation on every run, whatever the machine's load).
+    max_checks
+        Most deletion checks when shrinking the conflict (None: as many as time allows).
+    hint
+        A roster meeting every rule but some cover minimums, to start the extra-nurse search from.
 
     Returns
     -------
@@ -214,7 +275,7 @@ def explain_infeasibility(
     """
     half = time_limit_seconds / 2
     suffice, proven, extras = fewest_extra_nurses(
-        problem, time_limit_seconds=half, workers=workers, seed=seed
+        problem, time_limit_seconds=half, workers=workers, seed=seed, parameters=parameters, hint=hint
     )
     if suffice and not extras:
         return InfeasibilityExplanation(
@@ -225,7 +286,9 @@ def explain_infeasibility(
             conflicting_rules=(),
             conflict_is_minimal=True,
         )
-    infeasible, minimal, rules = conflicting_rules(problem, time_limit_seconds=half, seed=seed)
+    infeasible, minimal, rules = conflicting_rules(
+        problem, time_limit_seconds=half, seed=seed, parameters=parameters, max_checks=max_checks
+    )
     return InfeasibilityExplanation(
         problem_is_feasible=infeasible is False,
         extra_nurses=extras,

@@ -5,7 +5,8 @@ How a number of nurses is derived, on each census path:
 1. every hour of the forecast is given to the shift that covers it in the hospital's local time (an hour
    counts for the shift covering its first minute; a night shift belongs to the day it starts on);
 2. the patients of the hour are weighted by acuity, ``workload = Σ weight[band] × patients[band]``
-   (:data:`DEFAULT_ACUITY_WEIGHTS` unless the scenario's ``staffing.acuity_weights`` says otherwise);
+   (:data:`DEFAULT_ACUITY_WEIGHTS` unless the scenario's ``staffing.acuity_weights`` says otherwise; see
+   *Acuity bands* below for ``low_medium``);
 3. the shift's workload is its **peak** hour (the busiest hour of the shift, not the mean: the nurses on
    duty must cope with it), and the nurses needed on that path are ``peak workload / patients_per_nurse``
    of the unit and shift;
@@ -13,6 +14,20 @@ How a number of nurses is derived, on each census path:
 
 The census column of the answer is the same quantile of the shift's peak census, for the planner to read
 next to the nurses.
+
+**Safe-staffing floor.** When asked for (``floor_quantile``, e.g. :data:`FLOOR_QUANTILE`, the median
+census path), ``minimum_nurses`` is the same arithmetic at that quantile: the nurses the unit's
+nurse-to-patient ratio needs for the census we expect, never more than ``nurses``; otherwise it is 0. The
+roster makes it a hard rule (agency nurses count) while ``nurses`` stays the soft target, and a floor that
+cannot be met is reported as the fewest extra nurses that meet it
+(:func:`scheduler.roster.explain_infeasibility`) rather than silently rostered short.
+
+**Acuity bands.** The scenario weighs four bands (``low``, ``low_medium``, ``medium``, ``high``; NEWS2
+0-4, a single red score, 5-6, 7 or more). Census paths (``patients.census.schema.ACUITY_BANDS``) count
+three: their ``medium`` holds the ``low_medium`` patients too. With three-band paths those patients are
+weighted as ``medium`` (the heavier of the two weights: a safe over-estimate, since the split is not
+known); paths that carry a ``low_medium`` column (with ``low + low_medium + medium + high == census``)
+are weighted band by band, so the scenario's ``low_medium`` weight is used.
 """
 
 from __future__ import annotations
@@ -29,12 +44,19 @@ from scenarios.schema import MINUTES_PER_DAY, Hospital, Scenario
 ACUITY_COLUMNS: tuple[str, ...] = ("low", "medium", "high")
 """Acuity bands counted by the census paths (patients.census.schema.ACUITY_BANDS)."""
 
-DEFAULT_ACUITY_WEIGHTS: Mapping[str, float] = {"low": 1.0, "medium": 1.5, "high": 2.0}
+OPTIONAL_ACUITY_COLUMNS: tuple[str, ...] = ("low_medium",)
+"""Acuity bands a census paths frame may count on top of :data:`ACUITY_COLUMNS` (then no longer in
+``medium``)."""
+
+DEFAULT_ACUITY_WEIGHTS: Mapping[str, float] = {"low": 1.0, "low_medium": 1.2, "medium": 1.5, "high": 2.0}
 """Nursing workload of a patient by acuity band, relative to a low-acuity patient.
 
 A high-acuity patient (NEWS2 of 7 or more) needs about twice the nursing time of a stable one; these
 are the defaults of :class:`scenarios.schema.Staffing` and are used for any band the scenario leaves out.
 """
+
+FLOOR_QUANTILE = 0.5
+"""Suggested census quantile of the safe-staffing floor (``minimum_nurses``): the median census path."""
 
 _UTC = pl.Datetime("us", "UTC")
 
@@ -55,13 +77,15 @@ STAFFING_DEMAND_SCHEMA: dict[str, pl.DataType] = {
     "shift": pl.String(),  # scenario shift id
     "skill": pl.String(),  # skill the unit needs (scenario unit.skill)
     "nurses": pl.Int32(),  # nurses needed [count], the quantile rounded up
+    "minimum_nurses": pl.Int32(),  # safe-staffing floor [count]: the same at FLOOR_QUANTILE, <= nurses
     "quantile": pl.Float64(),  # quantile over the census paths the planner chose
     "census": pl.Float64(),  # that quantile of the shift's peak census [patients]
     "workload": pl.Float64(),  # that quantile of the shift's peak acuity-weighted patients
     "hours": pl.Int32(),  # forecast hours seen in the shift (0 when not forecast)
     "basis": pl.String(),  # "forecast", or "weekly_pattern" when copied from the same weekday
 }
-"""One row per unit, day and shift: the nurses the roster should provide."""
+"""One row per unit, day and shift: the nurses the roster should provide (``nurses``, a soft target) and
+may not go below (``minimum_nurses``, a hard floor; agency nurses count)."""
 
 BASIS_FORECAST = "forecast"
 BASIS_WEEKLY_PATTERN = "weekly_pattern"
@@ -88,9 +112,15 @@ def _check_paths(paths: pl.DataFrame) -> None:
                 raise StaffingDemandError(f"census paths.unit_id: must be text, got {found}")
         elif not found.is_integer():
             raise StaffingDemandError(f"census paths.{column}: must be an integer count, got {found}")
+    bands = _bands(paths)
+    for column in bands:
+        if column in OPTIONAL_ACUITY_COLUMNS and not paths.schema[column].is_integer():
+            raise StaffingDemandError(
+                f"census paths.{column}: must be an integer count, got {paths.schema[column]}"
+            )
     if paths.height == 0:
         return
-    for column in ("census", *ACUITY_COLUMNS):
+    for column in ("census", *bands):
         negative = paths.filter(pl.col(column) < 0)
         if negative.height:
             row = negative.row(0, named=True)
@@ -98,13 +128,20 @@ def _check_paths(paths: pl.DataFrame) -> None:
                 f"census paths.{column}: negative count {row[column]} "
                 f"(unit {row['unit_id']}, path {row['path']}, at {row['at']})"
             )
-    mismatch = paths.filter(pl.col("low") + pl.col("medium") + pl.col("high") != pl.col("census"))
+    total = sum((pl.col(band) for band in bands), start=pl.lit(0))
+    mismatch = paths.filter(total != pl.col("census"))
     if mismatch.height:
         row = mismatch.row(0, named=True)
         raise StaffingDemandError(
-            f"census paths.census: low + medium + high != census (unit {row['unit_id']}, "
+            f"census paths.census: {' + '.join(bands)} != census (unit {row['unit_id']}, "
             f"path {row['path']}, at {row['at']})"
         )
+
+
+def _bands(paths: pl.DataFrame) -> tuple[str, ...]:
+    """The acuity bands a census paths frame counts, lightest first."""
+    extra = tuple(band for band in OPTIONAL_ACUITY_COLUMNS if band in paths.columns)
+    return ("low", *extra, "medium", "high")
 
 
 def acuity_weights(scenario: Scenario, overrides: Mapping[str, float] | None = None) -> dict[str, float]:
@@ -117,7 +154,12 @@ def acuity_weights(scenario: Scenario, overrides: Mapping[str, float] | None = N
     """
     weights = dict(DEFAULT_ACUITY_WEIGHTS)
     scenario_weights = scenario.hospital.staffing.acuity_weights
-    weights.update({band: value for band, value in scenario_weights.items() if band in weights})
+    for band, value in scenario_weights.items():
+        if band not in weights:
+            raise StaffingDemandError(
+                f"staffing.acuity_weights.{band}: unknown band (known: {', '.join(weights)})"
+            )
+        weights[band] = float(value)
     for band, value in (overrides or {}).items():
         if band not in weights:
             raise StaffingDemandError(f"acuity_weights.{band}: unknown band (known: {', '.join(weights)})")
@@ -187,6 +229,7 @@ def staffing_demand(
     *,
     quantile: float | None = None,
     weights: Mapping[str, float] | None = None,
+    floor_quantile: float | None = None,
 ) -> pl.DataFrame:
     """Nurses needed per unit, day, shift and skill at the planner's quantile of the census paths.
 
@@ -202,6 +245,9 @@ def staffing_demand(
         default the scenario's ``staffing.demand_quantile``.
     weights
         Workload per patient of each acuity band (see :func:`acuity_weights`).
+    floor_quantile
+        Quantile of the safe-staffing floor ``minimum_nurses`` (e.g. :data:`FLOOR_QUANTILE`, the median),
+        capped at ``nurses``; ``None`` (the default) or 0: no floor (``minimum_nurses`` is 0).
 
     Returns
     -------
@@ -218,7 +264,16 @@ def staffing_demand(
     q = hospital.staffing.demand_quantile if quantile is None else quantile
     if isinstance(q, bool) or not isinstance(q, int | float) or not 0 < q < 1:
         raise StaffingDemandError(f"quantile: must be a number strictly between 0 and 1, got {q!r}")
+    if floor_quantile is not None and (
+        isinstance(floor_quantile, bool)
+        or not isinstance(floor_quantile, int | float)
+        or not 0 <= floor_quantile < 1
+    ):
+        raise StaffingDemandError(
+            f"floor_quantile: must be a number from 0 to below 1, got {floor_quantile!r}"
+        )
     _check_paths(paths)
+    bands = _bands(paths)
     band_weights = acuity_weights(scenario, weights)
     if paths.height == 0:
         return pl.DataFrame(schema=STAFFING_DEMAND_SCHEMA)
@@ -241,11 +296,11 @@ def staffing_demand(
     )
     hour_shifts = shift_of_hours(paths.get_column("at"), hospital)
     workload = sum(
-        (pl.col(band).cast(pl.Float64) * band_weights[band] for band in ACUITY_COLUMNS),
+        (pl.col(band).cast(pl.Float64) * band_weights[band] for band in bands),
         start=pl.lit(0.0),
     )
     per_path = (
-        paths.select("path", "unit_id", "at", "census", *ACUITY_COLUMNS)
+        paths.select("path", "unit_id", "at", "census", *bands)
         .join(hour_shifts, on="at", how="left")
         .with_columns(workload.alias("workload"))
         .group_by("unit_id", "day", "shift", "path")
@@ -257,15 +312,23 @@ def staffing_demand(
         .join(ratios, on=["unit_id", "shift"], how="left")
         .with_columns((pl.col("workload") / pl.col("patients_per_nurse")).alias("nurses_exact"))
     )
+    floor = (
+        pl.col("nurses_exact").quantile(floor_quantile, interpolation="linear")
+        if floor_quantile
+        else pl.lit(0.0)
+    )
     summary = per_path.group_by("unit_id", "day", "shift", "skill").agg(
+        floor.alias("floor_exact"),
         pl.col("nurses_exact").quantile(q, interpolation="linear"),
         pl.col("census").quantile(q, interpolation="linear"),
         pl.col("workload").quantile(q, interpolation="linear"),
         pl.col("hours").max().cast(pl.Int32),
     )
     nurses = (pl.col("nurses_exact") - _ROUNDING_SLACK).ceil().clip(lower_bound=0).cast(pl.Int32)
+    minimum = (pl.col("floor_exact") - _ROUNDING_SLACK).ceil().clip(lower_bound=0).cast(pl.Int32)
     answer = summary.with_columns(
         nurses.alias("nurses"),
+        pl.min_horizontal(minimum, nurses).alias("minimum_nurses"),
         pl.lit(float(q)).alias("quantile"),
         pl.lit(BASIS_FORECAST).alias("basis"),
     )

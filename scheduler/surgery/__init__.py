@@ -32,6 +32,7 @@ from scheduler.surgery.instance import (
     PlanWeights,
     SurgicalInstance,
     build_surgical_instance,
+    nurse_roster_from_assignments,
 )
 from scheduler.surgery.plan import (
     BEDS_NEEDED_SCHEMA,
@@ -46,10 +47,12 @@ from scheduler.surgery.plan import (
 from scheduler.surgery.waiting_list import (
     AGE_GROUPS,
     SEXES,
+    WAITING_LIST_CSV_COLUMNS,
     WAITING_LIST_SCHEMA,
     WaitingListError,
     check_waiting_list,
     generate_waiting_list,
+    read_waiting_list,
 )
 
 __all__ = [
@@ -60,6 +63,7 @@ __all__ = [
     "SEXES",
     "SURGICAL_PLAN_SCHEMA",
     "THEATRE_USE_SCHEMA",
+    "WAITING_LIST_CSV_COLUMNS",
     "WAITING_LIST_SCHEMA",
     "Bay",
     "PlanWeights",
@@ -74,8 +78,10 @@ __all__ = [
     "elective_beds_by_ward",
     "expected_emergency_census",
     "generate_waiting_list",
+    "nurse_roster_from_assignments",
     "plan_frame",
     "plan_surgery",
+    "read_waiting_list",
     "surgical_firms",
     "surgical_wards",
     "theatre_use",

@@ -23,6 +23,7 @@ from datetime import date
 import polars as pl
 
 from scenarios.schema import Scenario
+from scenarios.timeline import beds_on
 from scheduler.ihtc import Instance
 from scheduler.ihtc.instance import (
     Nurse,
@@ -51,6 +52,7 @@ __all__ = [
     "PlanWeights",
     "SurgicalInstance",
     "build_surgical_instance",
+    "nurse_roster_from_assignments",
 ]
 
 OCCUPANTS_SCHEMA: dict[str, pl.DataType] = {
@@ -251,6 +253,65 @@ def _nurses(
                         WorkingShift(day, shift_id, load)
                     )
     return [Nurse(nurse, 1, tuple(shifts)) for nurse, shifts in working.items()]
+
+
+def nurse_roster_from_assignments(
+    scenario: Scenario,
+    assignments: pl.DataFrame,
+    start: date,
+    days: int,
+    elective_beds: Mapping[str, int],
+) -> tuple[pl.DataFrame, frozenset[int]]:
+    """The nurses of a nurse roster on duty on the elective bays, and the plan days the roster covers.
+
+    On each day and shift, a surgical ward's rostered nurses look after its emergency and elective
+    patients alike; the elective bays get the share of them that elective beds are of the ward's beds,
+    rounded up (as :func:`scheduler.surgery.hospital.ward_nurses_on_duty` shares the establishment), the
+    first nurses by id.
+
+    Parameters
+    ----------
+    scenario
+        The hospital (bed overrides apply).
+    assignments
+        Worked shifts with columns ``nurse_id``, ``day`` (local date), ``shift`` and ``unit_id`` (e.g. the
+        published roster plan's, ``scheduler.roster.from_scenario.ROSTER_ASSIGNMENTS_SCHEMA``).
+    start
+        Local date of day 0 of the plan.
+    days
+        Days in the plan.
+    elective_beds
+        Beds of each surgical ward offered to electives
+        (:func:`scheduler.surgery.hospital.elective_beds_by_ward`).
+
+    Returns
+    -------
+    (polars.DataFrame, frozenset of int)
+        :data:`NURSE_ROSTER_SCHEMA` rows, and the days of the plan with at least one rostered shift on any
+        unit (days outside the roster's horizon are not covered).
+    """
+    wards = {ward for ward, beds in elective_beds.items() if beds > 0}
+    for column in ("nurse_id", "day", "shift", "unit_id"):
+        if column not in assignments.columns:
+            raise ValueError(f"nurse roster assignments lack column '{column}'")
+    frame = assignments.select("nurse_id", "day", "shift", "unit_id").with_columns(
+        (pl.col("day").cast(pl.Date) - pl.lit(start)).dt.total_days().cast(pl.Int64).alias("index")
+    )
+    frame = frame.filter(pl.col("index").is_between(0, days - 1))
+    covered = frozenset(int(d) for d in frame.get_column("index").unique().to_list())
+    on_duty: dict[tuple[str, int, str], list[str]] = {}
+    for nurse, ward, day, shift_id in (
+        frame.filter(pl.col("unit_id").is_in(sorted(wards)))
+        .select("nurse_id", "unit_id", "index", "shift")
+        .iter_rows()
+    ):
+        on_duty.setdefault((ward, day, shift_id), []).append(nurse)
+    rows: list[tuple[str, int, str]] = []
+    for (ward, day, shift_id), nurses in sorted(on_duty.items()):
+        beds = beds_on(scenario, ward, day)
+        share = min(1.0, elective_beds[ward] / beds) if beds > 0 else 0.0
+        rows += [(n, day, shift_id) for n in sorted(nurses)[: math.ceil(len(nurses) * share - 1e-9)]]
+    return pl.DataFrame(rows, schema=NURSE_ROSTER_SCHEMA, orient="row"), covered
 
 
 def build_surgical_instance(

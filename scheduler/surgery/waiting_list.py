@@ -2,15 +2,17 @@
 
 A waiting list is a polars frame with :data:`WAITING_LIST_SCHEMA`, one row per case. Days count from day 0 of
 the plan. :func:`check_waiting_list` rejects a list that the planner cannot use, naming the row and the column
-at fault; :func:`generate_waiting_list` draws a list from the scenario's elective rates and a seed, so that
-the demo hospital has one.
+at fault; :func:`read_waiting_list` reads a real list from a CSV file (:data:`WAITING_LIST_CSV_COLUMNS`), its
+errors naming the file's line and column; :func:`generate_waiting_list` draws a list from the scenario's
+elective rates and a seed, so that the demo hospital has one.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -21,10 +23,12 @@ from scheduler.surgery.hospital import SurgicalFirm, surgical_firms
 __all__ = [
     "AGE_GROUPS",
     "SEXES",
+    "WAITING_LIST_CSV_COLUMNS",
     "WAITING_LIST_SCHEMA",
     "WaitingListError",
     "check_waiting_list",
     "generate_waiting_list",
+    "read_waiting_list",
 ]
 
 WAITING_LIST_SCHEMA: dict[str, pl.DataType] = {
@@ -59,15 +63,22 @@ _LIST_OVERBOOKING = 1.15
 
 
 class WaitingListError(ValueError):
-    """A waiting list the planner cannot use; ``problems`` holds every (row, column, reason)."""
+    """A waiting list the planner cannot use; ``problems`` holds every (row, column, reason).
 
-    def __init__(self, problems: Sequence[tuple[int | None, str, str]]) -> None:
+    ``row`` is the 0-based row of the frame, or, with ``source`` (a file name), the file's line number
+    (the header is line 1).
+    """
+
+    def __init__(self, problems: Sequence[tuple[int | None, str, str]], *, source: str | None = None) -> None:
         self.problems = list(problems)
+        self.source = source
+        label = "line" if source is not None else "row"
         lines = [
-            f"row {row} ({column}): {reason}" if row is not None else f"{column}: {reason}"
+            f"{label} {row} ({column}): {reason}" if row is not None else f"{column}: {reason}"
             for row, column, reason in self.problems
         ]
-        super().__init__("waiting list rejected:\n  - " + "\n  - ".join(lines))
+        where = f"waiting list {source}" if source is not None else "waiting list"
+        super().__init__(f"{where} rejected:\n  - " + "\n  - ".join(lines))
 
 
 def check_waiting_list(
@@ -255,3 +266,160 @@ def generate_waiting_list(
                 }
             )
     return pl.DataFrame(rows, schema=WAITING_LIST_SCHEMA)
+
+
+WAITING_LIST_CSV_COLUMNS: dict[str, str] = {
+    "case_id": "required: unique id of the case",
+    "service": "required: a surgical service of the scenario",
+    "surgeon": "optional: a surgical firm '<service>@<theatre>'; empty: the service's firm with the most "
+    "operating minutes in the plan",
+    "duration_minutes": "required: theatre time including turnaround [minutes, whole number >= 1]",
+    "length_of_stay_days": "required: expected stay after surgery [days, whole number]; 0 = day case",
+    "earliest_day": "earliest day of the plan the case may be operated (0 = the first day), or "
+    "earliest_date (YYYY-MM-DD); empty: day 0",
+    "due_day": "last day (or due_date, YYYY-MM-DD); required when mandatory, else empty",
+    "mandatory": "optional: true/false (yes/no, 1/0); empty: false",
+    "age_group": "required: under_18, 18_to_64 or 65_and_over",
+    "sex": "required: female or male",
+}
+"""Columns of a waiting list CSV file (:func:`read_waiting_list`), with what each holds.
+
+Column names are matched case-insensitively; other columns are ignored. ``earliest_date`` and ``due_date``
+(local dates) may stand for ``earliest_day`` and ``due_day``; a date before the plan's first day is day 0
+for ``earliest_date`` (the case is already waiting) and an error for ``due_date``."""
+
+_TRUE = {"true", "yes", "y", "1"}
+_FALSE = {"false", "no", "n", "0", ""}
+
+
+def read_waiting_list(
+    path: str | Path,
+    scenario: Scenario,
+    start: date,
+    days: int,
+    holiday_days: Iterable[int] = (),
+) -> pl.DataFrame:
+    """Read a real waiting list from a CSV file (:data:`WAITING_LIST_CSV_COLUMNS`).
+
+    Parameters
+    ----------
+    path
+        The CSV file (UTF-8, header line first).
+    scenario
+        The hospital (its surgical firms).
+    start
+        Local date of day 0 of the plan.
+    days
+        Days in the plan.
+    holiday_days
+        Public holidays of the plan (no sessions: they shape the firms).
+
+    Returns
+    -------
+    polars.DataFrame
+        With :data:`WAITING_LIST_SCHEMA`, checked by :func:`check_waiting_list`.
+
+    Raises
+    ------
+    WaitingListError
+        Naming the file and, for every problem, its line (the header is line 1) and column.
+    FileNotFoundError
+        When the file does not exist.
+    """
+    source = Path(path)
+    name = source.name
+    try:
+        raw = pl.read_csv(source, infer_schema=False, truncate_ragged_lines=False)
+    except FileNotFoundError:
+        raise
+    except (pl.exceptions.ComputeError, pl.exceptions.NoDataError, UnicodeDecodeError) as error:
+        raise WaitingListError(
+            [(None, "file", f"is not a readable CSV file ({error})")], source=name
+        ) from None
+    columns = {column.strip().lower(): column for column in raw.columns}
+    problems: list[tuple[int | None, str, str]] = []
+    for required in ("case_id", "service", "duration_minutes", "length_of_stay_days", "age_group", "sex"):
+        if required not in columns:
+            problems.append((None, required, "column is missing"))
+    if problems:
+        raise WaitingListError(problems, source=name)
+    firms = surgical_firms(scenario, start, days, holiday_days)
+    busiest: dict[str, str] = {}
+    for firm in sorted(firms, key=lambda f: (-f.total_minutes, f.id)):
+        busiest.setdefault(firm.service, firm.id)
+
+    def cell(row: Mapping[str, str | None], column: str) -> str:
+        original = columns.get(column)
+        value = row.get(original) if original is not None else None
+        return (value or "").strip()
+
+    def whole(line: int, column: str, text: str, minimum: int) -> int | None:
+        try:
+            value = int(text)
+        except ValueError:
+            problems.append((line, column, f"'{text}' is not a whole number"))
+            return None
+        if value < minimum:
+            problems.append((line, column, f"must be >= {minimum}, got {value}"))
+            return None
+        return value
+
+    def day_of(line: int, row: Mapping[str, str | None], stem: str, *, default: int | None) -> int | None:
+        day_text, date_text = cell(row, f"{stem}_day"), cell(row, f"{stem}_date")
+        if day_text and date_text:
+            problems.append((line, f"{stem}_date", f"give {stem}_day or {stem}_date, not both"))
+            return None
+        if date_text:
+            try:
+                offset = (date.fromisoformat(date_text) - start).days
+            except ValueError:
+                problems.append((line, f"{stem}_date", f"'{date_text}' is not a date YYYY-MM-DD"))
+                return None
+            if offset < 0 and stem == "earliest":
+                return 0
+            return offset
+        if day_text:
+            try:
+                return int(day_text)
+            except ValueError:
+                problems.append((line, f"{stem}_day", f"'{day_text}' is not a whole number"))
+                return None
+        return default
+
+    rows = []
+    for index, row in enumerate(raw.iter_rows(named=True)):
+        line = index + 2
+        service = cell(row, "service")
+        surgeon = cell(row, "surgeon") or busiest.get(service)
+        if not cell(row, "surgeon") and service and surgeon is None:
+            problems.append((line, "service", f"'{service}' has no elective session in the plan"))
+        mandatory_text = cell(row, "mandatory").lower()
+        if mandatory_text not in _TRUE | _FALSE:
+            problems.append((line, "mandatory", f"'{cell(row, 'mandatory')}' is not true or false"))
+        rows.append(
+            {
+                "case_id": cell(row, "case_id") or None,
+                "service": service or None,
+                "surgeon": surgeon,
+                "duration_minutes": whole(line, "duration_minutes", cell(row, "duration_minutes"), 1),
+                "length_of_stay_days": whole(
+                    line, "length_of_stay_days", cell(row, "length_of_stay_days"), 0
+                ),
+                "earliest_day": day_of(line, row, "earliest", default=0),
+                "due_day": day_of(line, row, "due", default=None),
+                "mandatory": mandatory_text in _TRUE,
+                "age_group": cell(row, "age_group") or None,
+                "sex": cell(row, "sex").lower() or None,
+            }
+        )
+    if problems:
+        raise WaitingListError(problems, source=name)
+    frame = pl.DataFrame(rows, schema=WAITING_LIST_SCHEMA)
+    try:
+        check_waiting_list(frame, days, firms)
+    except WaitingListError as error:
+        renumbered = [
+            (row + 2 if row is not None else None, column, why) for row, column, why in error.problems
+        ]
+        raise WaitingListError(renumbered, source=name) from None
+    return frame

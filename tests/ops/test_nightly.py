@@ -1,4 +1,5 @@
-"""The nightly staffing plan: publication, idempotency, kept days, alerts, failures, and kills (SIGKILL).
+"""The nightly staffing plan: ingest, publication, drafts, idempotency, kept days, alerts, explanations of
+infeasible teams, failures, and kills (SIGKILL).
 
 The store holds two weeks of synthetic history of the demo hospital, with two small staff pools so that
 the roster takes seconds. The census forecast is a stand-in (:func:`standin_forecaster`: Poisson census
@@ -10,6 +11,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -32,8 +35,11 @@ from ops.live import census_now, load_twins
 from ops.nightly import (
     PLAN_KIND,
     NightlyError,
+    date_range_words,
+    latest_version,
     over_capacity_alerts,
     run_nightly,
+    sync_published_files,
 )
 from ops.store import Store, open_store
 from patients.census.schema import CENSUS_FORECAST_SCHEMA, CENSUS_PATHS_SCHEMA
@@ -47,8 +53,15 @@ HISTORY_START = date(2024, 4, 1)
 HISTORY_DAYS = 14
 PLAN_DATE = date(2024, 4, 12)
 DAYS = 7
-FAST = RosterSettings(deterministic_seconds_per_nurse=0.05, max_deterministic_seconds=1.5)
+FAST = RosterSettings(
+    deterministic_seconds_per_nurse=0.05,
+    max_deterministic_seconds=1.5,
+    explain_deterministic_seconds=1.0,
+    explain_max_checks=3,
+)
 FILES = ("roster.csv", "cover.csv", "demand.csv", "alerts.json", "plan.json")
+MESSAGES = PROJECT_ROOT / "tests" / "patients" / "messages"
+SALT = "nightly-test-salt"
 
 
 def small_scenario() -> Scenario:
@@ -269,6 +282,167 @@ def test_a_failing_stage_leaves_the_previous_plan_and_is_audited(store: Store, t
     assert (tmp_path / "out" / "latest").resolve() == first.folder.resolve()
 
 
+def test_the_inbox_is_ingested_first_counted_and_moved(store: Store, tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    for name in ("adt_a01_admit.hl7", "adt_a03_discharge.hl7", "fhir_admission_bundle.json"):
+        shutil.copy(MESSAGES / name, inbox / name)
+    (inbox / "broken.hl7").write_text("MSH|^~\\&|PAS|RGH|TWIN|RGH|20240301||ADT^A01|B1|P|2.5\rEVN|A01\r")
+    before = store.last_seq()
+    result = _run(store, tmp_path / "out", inbox=inbox, salt=SALT)
+    assert result.ingest is not None
+    assert (result.ingest.accepted, result.ingest.duplicates, result.ingest.quarantined) == (
+        store.last_seq() - before,
+        0,
+        1,
+    )
+    assert result.ingest.accepted >= 3
+    payload = result.plan.payload
+    assert payload["ingest"]["accepted"] == result.ingest.accepted and payload["last_seq"] == store.last_seq()
+    assert payload["ingest"]["quarantined"] == 1
+    (entry,) = store.audit_entries(action="nightly_plan")
+    assert entry.details["ingest"] == {
+        "files": 4,
+        "accepted": result.ingest.accepted,
+        "duplicates": 0,
+        "quarantined": 1,
+    }
+    assert sorted(p.name for p in inbox.iterdir()) == ["processed"]
+    assert len(list((inbox / "processed").iterdir())) == 4
+    assert store.quarantined()[0].reason.startswith("broken.hl7, message 1 (line 1): ")
+
+
+def test_the_twin_snapshot_is_kept_at_the_forecast_origin(store: Store, tmp_path: Path) -> None:
+    result = _run(store, tmp_path / "out")
+    snapshot = store.latest_twin_snapshot()
+    assert snapshot is not None and snapshot.id == result.plan.payload["twin_snapshot_id"]
+    assert snapshot.as_of == nightly_module.forecast_origin(small_scenario(), PLAN_DATE)
+    assert snapshot.frame.height == result.plan.payload["patients_inside"] > 0
+
+
+def test_a_draft_is_not_in_force_until_published_and_the_files_follow_the_store(
+    store: Store, tmp_path: Path
+) -> None:
+    out = tmp_path / "out"
+    first = _run(store, out)
+    draft = _run(store, out, plan_date=PLAN_DATE + timedelta(days=1), draft=True)
+    assert draft.draft and draft.plan.status == "draft"
+    published = store.latest_plan(PLAN_KIND)
+    assert published is not None and published.version == first.plan.version
+    assert latest_version(out) == first.plan.version  # the files stay on the plan in force
+    assert (draft.folder / "plan.json").exists()  # the draft's own folder is ready for its publication
+    assert store.audit_entries(action="nightly_plan")[0].details["plan_status"] == "draft"
+    forecast = store.latest_forecast("census")
+    assert forecast is not None and forecast.details["plan_version"] == draft.plan.version
+    # A planner publishes it (as the command view's Publish button does): the store decides, the files follow.
+    store.publish_plan(PLAN_KIND, draft.plan.version)
+    assert latest_version(out) == first.plan.version
+    folder = sync_published_files(store, out)
+    assert folder is not None and folder.resolve() == draft.folder.resolve()
+    assert latest_version(out) == draft.plan.version
+    assert json.loads((out / "latest.json").read_text())["plan_version"] == draft.plan.version
+    # A published version whose folder is gone gets its files again from the store.
+    shutil.rmtree(draft.folder)
+    sync_published_files(store, out)
+    assert latest_version(out) == draft.plan.version
+    assert sorted(p.name for p in (out / "latest").iterdir()) == sorted(FILES)
+    assert pl.read_csv(out / "latest" / "roster.csv").height == len(draft.plan.payload["assignments"])
+
+
+def short_staffed_scenario() -> Scenario:
+    """The small hospital with its critical care nurses cut to 12: the ICU cannot meet its floors."""
+    scenario = small_scenario()
+    pools = tuple(
+        p.model_copy(update={"headcount": 12}) if p.id == "critical_care_nurses" else p
+        for p in scenario.hospital.staff_pools
+    )
+    return scenario.model_copy(
+        update={"hospital": scenario.hospital.model_copy(update={"staff_pools": pools})}
+    )
+
+
+EXTRA_NURSES_SENTENCE = re.compile(
+    r"^Intensive care unit (early|late|night) shifts need \d+ more nurses? with skill cc_rn on "
+    r"\d+(–\d+)? April(, \d+ more on [^,]+?)*( and \d+ more on .+?)? to meet the rules$"
+)
+
+
+def test_a_team_whose_floors_cannot_be_met_is_explained_and_the_others_are_published(
+    store: Store, tmp_path: Path
+) -> None:
+    scenario = short_staffed_scenario()
+    days = DAYS
+
+    def run() -> nightly_module.NightlyResult:
+        return run_nightly(
+            store,
+            scenario,
+            plan_date=PLAN_DATE,
+            days=days,
+            out_dir=tmp_path / "out",
+            n_paths=40,
+            forecast_hours=72,
+            settings=FAST,
+            forecaster=standin_forecaster,
+            floor_quantile=0.5,
+        )
+
+    result = run()
+    payload = result.plan.payload
+    assert result.plan.status == "published" and payload["status"] == "infeasible"
+    teams = {team["team_id"]: team for team in payload["teams"]}
+    failed = {team["team_id"]: team for team in payload["infeasible_teams"]}
+    assert "critical_care_nurses/ICU" in failed
+    assert all(teams[t]["status"] in {"optimal", "feasible"} for t in teams if t.startswith("amu_nurses"))
+    amu_rows = [row for row in payload["assignments"] if row["staff_pool"] == "amu_nurses"]
+    assert amu_rows  # the other teams are in force
+    icu = failed["critical_care_nurses/ICU"]
+    assert icu["extra_nurses_suffice"] is True and icu["extra_nurses"]
+    plan_days = {(PLAN_DATE + timedelta(days=k)).isoformat() for k in range(days)}
+    floors = {
+        (row["day"], row["shift"]): row["minimum"]
+        for row in payload["cover"]
+        if row["unit_id"] == "ICU" and row["skill"] == "cc_rn"
+    }
+    for extra in icu["extra_nurses"]:
+        assert extra["unit_id"] == "ICU" and extra["skill"] == "cc_rn" and extra["day"] in plan_days
+        assert 0 < extra["nurses"] <= floors[(extra["day"], extra["shift"])]
+    # Independent bound: a nurse works one shift a day, agency is capped per shift, so the floors need at
+    # least this many more nurse-shifts whatever the roster.
+    icu_team = next(team for team in result.roster.teams if team.team.team_id == "critical_care_nurses/ICU")
+    agency_cap = max((offer.max_nurses_per_shift for offer in icu_team.problem.agency), default=0)
+    lines = [line for line in icu_team.problem.cover if line.minimum_nurses > 0]
+    lower_bound = sum(line.minimum_nurses for line in lines) - len(icu_team.problem.nurses) * days
+    lower_bound -= agency_cap * len(lines)
+    total = sum(extra["nurses"] for extra in icu["extra_nurses"])
+    assert total >= max(lower_bound, 1)
+    assert sum(row["nurse_shifts"] for row in icu["extra_nurses_by_shift_and_skill"]) == total
+    # In plain words: in the plan, in the alerts, per unit, shift and skill.
+    assert isinstance(payload["explanation"], str) and "more nurse" in payload["explanation"]
+    assert payload["explanation"] == result.explanation
+    alerts = [a for a in result.alerts if a["kind"] == "rules_cannot_be_met" and a["unit_id"] == "ICU"]
+    assert alerts and all(a["severity"] == "high" for a in alerts)
+    for alert in alerts:
+        assert EXTRA_NURSES_SENTENCE.match(alert["message"]), alert["message"]
+    by_alerts = sum(a["extra_nurse_shifts"] for a in alerts)
+    icu_teams = [t for t in payload["infeasible_teams"] if t["unit_id"] == "ICU"]
+    assert by_alerts == sum(e["nurses"] for t in icu_teams for e in t["extra_nurses"])
+    # The team still has a roster (below its floors), and the unfilled shifts say where.
+    assert icu["rostered"] and icu["floors_relaxed"]
+    assert any(a["kind"] == "unfilled_shift" and a["unit_id"] == "ICU" for a in result.alerts)
+    # Deterministic: a second run gives the same plan and the same explanation.
+    again = run()
+    for key in ("assignments", "infeasible_teams", "explanation", "alerts", "cover"):
+        assert again.plan.payload[key] == payload[key], key
+
+
+def test_date_ranges_in_words() -> None:
+    assert date_range_words(date(2024, 3, 3), date(2024, 3, 5)) == "3–5 March"
+    assert date_range_words(date(2024, 3, 8), date(2024, 3, 8)) == "8 March"
+    assert date_range_words(date(2024, 3, 30), date(2024, 4, 2)) == "30 March–2 April"
+    assert date_range_words(date(2024, 12, 30), date(2025, 1, 2)) == "30 December 2024–2 January 2025"
+
+
 # -- the command --------------------------------------------------------------------------------------------
 
 SCRIPT = textwrap.dedent(
@@ -332,8 +506,25 @@ def _environment(results: Path) -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": str(PROJECT_ROOT), "HOSPITAL_TWIN_RESULTS_DIR": str(results)}
 
 
-KILL_STEPS = ("save_plan", "write_files", "publish_plan", "point_latest")
-"""Steps of the publication after which a run kills itself (``KILL_AFTER``), besides kills on a timer."""
+KILL_STEPS = ("append_events", "save_plan", "save_forecast", "write_files", "publish_plan", "point_latest")
+"""Steps after which a run kills itself (``KILL_AFTER``), besides kills on a timer: the ingest's commit, then
+every step of the publication."""
+
+WINDOW_STEPS = {"publish_plan", ""}
+"""Kills after which ``latest`` may be one version behind the store until the next run's start repairs it
+(the store's transaction is done, the link's rename not yet; a kill on a timer may land there too)."""
+
+
+def _inbox_file(inbox: Path, number: int) -> Path:
+    """An HL7 file of two ADT messages with ids of its own (``K<number>-...``)."""
+    texts = []
+    for name in ("adt_a01_admit.hl7", "adt_a03_discharge.hl7"):
+        text = (MESSAGES / name).read_text().strip()
+        message_id = text.split("\n", 1)[0].split("|")[9]
+        texts.append(text.replace(message_id, f"K{number}-{message_id}"))
+    path = inbox / f"feed-{number:02d}.hl7"
+    path.write_text("\n".join(texts) + "\n")
+    return path
 
 
 @pytest.mark.slow
@@ -341,22 +532,37 @@ def test_the_command_survives_being_killed_at_any_moment(store_url: str, tmp_pat
     script = tmp_path / "nightly_cli.py"
     script.write_text(SCRIPT)
     out = tmp_path / "out"
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
     env = _environment(tmp_path / "results")
+    env["HOSPITAL_TWIN_SALT"] = SALT
+    files = [_inbox_file(inbox, 0)]
     began = time.perf_counter()
     done = subprocess.run(
-        _command(store_url, out, script), env=env, capture_output=True, text=True, timeout=300
+        [*_command(store_url, out, script), "--inbox", str(inbox)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     duration = time.perf_counter() - began
     assert done.returncode == 0, done.stderr
+    assert (
+        "ingested 1 file(s), 2 message(s): 2 event(s) accepted, 0 duplicate(s), 0 quarantined" in done.stdout
+    )
     with open_store(store_url, results_dir=tmp_path / "results") as store:
         previous = store.latest_plan(PLAN_KIND)
-    assert previous is not None
+    assert previous is not None and latest_version(out) == previous.version
     next_day = PLAN_DATE + timedelta(days=1)
     kills: list[tuple[str, float | None]] = [("", 0.6)]
     kills += [(step, None) for step in KILL_STEPS]
-    for step, fraction in kills:
+    for number, (step, fraction) in enumerate(kills, start=1):
+        files.append(_inbox_file(inbox, number))
+        with open_store(store_url, results_dir=tmp_path / "results") as store:
+            before = store.latest_plan(PLAN_KIND)
+        assert before is not None
         process = subprocess.Popen(
-            _command(store_url, out, script, next_day),
+            [*_command(store_url, out, script, next_day), "--inbox", str(inbox)],
             env={**env, "KILL_AFTER": step},
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -373,20 +579,47 @@ def test_the_command_survives_being_killed_at_any_moment(store_url: str, tmp_pat
             assert [p.version for p in store.plan_versions(PLAN_KIND) if p.status == "published"] == [
                 published.version
             ]
-        # The published plan is the previous one or a complete new one, never a half.
-        if published.version != previous.version:
-            assert published.payload["plan_date"] == next_day.isoformat()
-            assert len(published.payload["assignments"]) > 0 and "alerts" in published.payload
+            versions = {p.version for p in store.plan_versions(PLAN_KIND)}
+            forecast = store.latest_forecast("census")
+            # The forecast always names a plan version that exists (saved after the draft, never dangling).
+            assert forecast is not None and forecast.details["plan_version"] in versions
+            # The published plan is the previous one or a complete new one, never a half.
+            if published.version != before.version:
+                assert published.payload["plan_date"] == next_day.isoformat()
+                assert len(published.payload["assignments"]) > 0 and "alerts" in published.payload
+            # The files are those of the published plan; only in the window between the store's
+            # transaction and the link's rename are they still the previous plan's ...
+            on_file = latest_version(out)
+            if step in WINDOW_STEPS:
+                assert on_file in {before.version, published.version}, step
+            else:
+                assert on_file == published.version, step
+            # ... which the next run repairs first thing (as this does).
+            sync_published_files(store, out)
+        assert latest_version(out) == published.version, step
         latest = (out / "latest").resolve()
         assert sorted(p.name for p in latest.iterdir()) == sorted(FILES)
         plan_json = json.loads((latest / "plan.json").read_text())
-        assert plan_json["plan_date"] in {PLAN_DATE.isoformat(), next_day.isoformat()}
-    # And a run that is left alone publishes.
+        assert plan_json["plan_date"] == published.payload["plan_date"]
+        assert pl.read_csv(latest / "roster.csv").height == len(published.payload["assignments"])
+    # And a run that is left alone publishes, after ingesting whatever the killed runs left in the inbox.
     finished = subprocess.run(
-        _command(store_url, out, script, next_day), env=env, capture_output=True, text=True, timeout=300
+        [*_command(store_url, out, script, next_day), "--inbox", str(inbox)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert finished.returncode == 0, finished.stderr
     assert "published as roster plan version" in finished.stdout
+    assert sorted(p.name for p in inbox.iterdir()) == ["processed"]
+    assert sorted(p.name for p in (inbox / "processed").iterdir()) == sorted(f.name for f in files)
+    with open_store(store_url, results_dir=tmp_path / "results") as store:
+        published = store.latest_plan(PLAN_KIND)
+        ids = store.read_events().get_column("event_id").to_list()
+    assert published is not None and latest_version(out) == published.version
+    fed = [i for i in ids if i.startswith("K")]
+    assert len(fed) == len(set(fed)) == 2 * len(files)  # every message of every file, each once
 
 
 def test_the_command_exits_non_zero_with_a_clear_message(
@@ -412,6 +645,35 @@ def test_the_command_exits_non_zero_with_a_clear_message(
     assert failed.exit_code == command.EXIT_FAILED
     assert "nightly plan failed at forecast" in failed.output
     assert "previous plan is still published" in failed.output
+
+
+def test_the_command_exits_4_and_says_what_to_relax_when_a_team_cannot_meet_its_rules(
+    store_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ui.commands import nightly as command
+
+    original = nightly_module.run_nightly
+
+    def fast_run(*args: Any, **kwargs: Any) -> nightly_module.NightlyResult:
+        kwargs.update(settings=FAST, forecast_hours=72, forecaster=standin_forecaster)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(command, "run_nightly", fast_run)
+    monkeypatch.setattr(command, "_scenario", lambda store, name: short_staffed_scenario())
+    app = typer.Typer()
+    app.command()(command.nightly)
+    arguments = ["--date", PLAN_DATE.isoformat(), "--days", "2", "--paths", "40", "--database", store_url]
+    result = CliRunner().invoke(app, [*arguments, "--out", str(tmp_path / "out"), "--floor-quantile", "0.5"])
+    assert result.exit_code == command.EXIT_RULES_NOT_MET, result.output
+    assert "published as roster plan version 1" in result.output
+    assert "cannot all be met; what to relax:" in result.output
+    assert "Intensive care unit" in result.output and "to meet the rules" in result.output
+    drafted = CliRunner().invoke(app, [*arguments, "--out", str(tmp_path / "out"), "--draft"])
+    assert drafted.exit_code == 0, drafted.output
+    assert "saved as draft roster plan version 2" in drafted.output
+    with open_store(store_url) as store:
+        published = store.latest_plan(PLAN_KIND)
+    assert published is not None and published.version == 1
 
 
 def test_with_the_census_forecast_pipeline(store: Store, tmp_path: Path) -> None:

@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from datetime import date, timedelta
 
 import polars as pl
 import pytest
 
 from scenarios import Scenario, load_scenario, scenario_path
-from scheduler.roster import RosterInputError, check_roster
+from scheduler.roster import RosterInputError, RosterStatus, check_roster
 from scheduler.roster.from_scenario import (
     ROSTER_ASSIGNMENTS_SCHEMA,
     ROSTER_COVER_SCHEMA,
     HospitalRoster,
     RosterSettings,
+    cover_floors,
     cover_targets,
     make_teams,
     roster_contract,
     roster_from_scenario,
     roster_shifts,
+    split_floors,
     split_targets,
 )
 from scheduler.staffing import STAFFING_DEMAND_SCHEMA
@@ -187,3 +190,158 @@ def test_settings_are_checked() -> None:
         RosterSettings(workers=0)
     with pytest.raises(RosterInputError, match=r"settings\.under_cover_weight"):
         RosterSettings(under_cover_weight=-1)
+
+
+# -- fairness ---------------------------------------------------------------------------------------------
+
+
+def _night_spread(roster: HospitalRoster) -> int:
+    (team,) = roster.teams
+    nights = dict.fromkeys(team.team.nurse_ids, 0)
+    for row in roster.assignments_frame().filter(pl.col("shift") == "night").iter_rows(named=True):
+        nights[row["nurse_id"]] += 1
+    return max(nights.values()) - min(nights.values())
+
+
+def test_the_default_fairness_weight_spreads_nights_more_evenly_than_none(baseline: Scenario) -> None:
+    hospital = baseline.hospital
+    amu = next(p for p in hospital.staff_pools if p.id == "amu_nurses")
+    ward = baseline.model_copy(
+        update={
+            "hospital": hospital.model_copy(
+                update={"staff_pools": (amu.model_copy(update={"headcount": 12, "units": ("AMU",)}),)}
+            )
+        }
+    )
+    demand = _demand(ward, 14, {"AMU": {"early": 3, "late": 3, "night": 2}})
+    fair = roster_from_scenario(
+        ward, demand, first_day=FIRST_DAY, days=14, settings=RosterSettings(workers=1)
+    )
+    unfair = roster_from_scenario(
+        ward,
+        demand,
+        first_day=FIRST_DAY,
+        days=14,
+        settings=RosterSettings(workers=1, night_spread_weight=0, weekend_spread_weight=0),
+    )
+    assert RosterSettings().night_spread_weight > 0 and RosterSettings().weekend_spread_weight > 0
+    spread, spread_without = _night_spread(fair), _night_spread(unfair)
+    # Measured (seed 0, the nightly's budget): 1 night between the busiest and the least busy nurse,
+    # against 4 without the fairness term.
+    assert spread < spread_without
+    (team,) = fair.teams
+    assert team.solution.roster is not None
+    check = check_roster(team.problem, team.solution.roster)
+    assert check.feasible and check.penalties["night_spread"] == RosterSettings().night_spread_weight * spread
+
+
+# -- safe-staffing floors and what to relax ------------------------------------------------------------------
+
+
+def _with_floors(demand: pl.DataFrame, floor: int | None = None) -> pl.DataFrame:
+    minimum = pl.col("nurses") if floor is None else pl.lit(floor)
+    return demand.with_columns(minimum.cast(pl.Int32).alias("minimum_nurses"))
+
+
+def test_floors_are_shared_between_teams_within_their_targets(baseline: Scenario) -> None:
+    teams = make_teams(baseline.hospital, max_team_size=10)
+    demand = _with_floors(_demand(baseline, 2, {"ICU": {"early": 7, "late": 5, "night": 1}}))
+    targets = cover_targets(baseline, demand, FIRST_DAY, 2)
+    floors = cover_floors(baseline, demand, FIRST_DAY, 2)
+    shares = split_targets(teams, targets)
+    floor_shares = split_floors(teams, floors, shares)
+    icu_teams = [t for t in teams if t.unit_id == "ICU"]
+    assert len(icu_teams) > 1
+    for key, floor in floors.items():
+        parts = [floor_shares[t.team_id].get(key, 0) for t in icu_teams]
+        assert sum(parts) == floor
+        assert all(part <= shares[t.team_id].get(key, 0) for part, t in zip(parts, icu_teams, strict=True))
+
+
+def test_met_floors_are_hard_and_the_checker_agrees(small: Scenario) -> None:
+    demand = _with_floors(_demand(small, 7, DEMAND))
+    roster = roster_from_scenario(small, demand, first_day=FIRST_DAY, days=7, settings=FAST)
+    cover = roster.cover_frame()
+    amu = cover.filter(pl.col("unit_id") == "AMU")
+    assert (amu.get_column("minimum") == amu.get_column("required")).all()
+    assert (amu.get_column("staff") + amu.get_column("agency") >= amu.get_column("minimum")).all()
+    for team in roster.teams:
+        if team.team.unit_id != "AMU":
+            continue
+        assert team.solution.roster is not None and not team.floors_relaxed
+        assert any(line.minimum_nurses > 0 for line in team.problem.cover)
+        assert check_roster(team.problem, team.solution.roster).feasible
+
+
+def test_floors_that_cannot_be_met_say_how_many_more_nurses_and_still_roster_the_ward(
+    small: Scenario,
+) -> None:
+    # 8 nurses on every shift of AMU, agency included: 14 nurses work at most 5 of 7 days and agency brings
+    # at most 3 a shift, so at least 168 - 14 * 5 - 3 * 21 = 35 nurse-shifts are missing, whatever the roster.
+    demand = _with_floors(_demand(small, 7, {"AMU": {"early": 8, "late": 8, "night": 8}}))
+    settings = replace(FAST, explain_deterministic_seconds=2.0, explain_max_checks=2)
+    roster = roster_from_scenario(small, demand, first_day=FIRST_DAY, days=7, settings=settings)
+    (team,) = [t for t in roster.teams if t.team.unit_id == "AMU"]
+    assert team.status is RosterStatus.INFEASIBLE and team.floors_relaxed
+    assert roster.status is RosterStatus.INFEASIBLE and team in roster.failed_teams
+    assert team.solution.roster is not None  # the ward still has a roster, below its floors
+    explanation = team.explanation
+    assert explanation is not None and explanation.extra_nurses_suffice
+    assert explanation.total_extra_nurses >= 35
+    lines = {line.key: line for line in team.problem.cover}
+    for extra in explanation.extra_nurses:
+        assert (extra.unit_id, extra.skill) == ("AMU", "rn")
+        assert (
+            0 < extra.nurses <= lines[(extra.day, extra.shift_id, extra.unit_id, extra.skill)].minimum_nurses
+        )
+    check = check_roster(team.problem, team.solution.roster)
+    assert not check.feasible and {v.rule.value for v in check.violations} == {"cover_minimum"}
+
+
+def test_contracts_that_conflict_leave_a_team_without_roster_and_name_the_rules(small: Scenario) -> None:
+    # Five shifts a week, never at a weekend, never more than four days in a row: impossible.
+    hospital = small.hospital
+    impossible = next(c for c in hospital.contracts if c.id == "full_time").model_copy(
+        update={
+            "id": "impossible",
+            "min_minutes_per_week": 2400,
+            "max_minutes_per_week": 2400,
+            "max_consecutive_shifts": 4,
+            "max_weekends_per_4_weeks": 0,
+        }
+    )
+    pools = tuple(
+        p.model_copy(update={"contract": "impossible"}) if p.id == "amu_nurses" else p
+        for p in hospital.staff_pools
+    )
+    scenario = small.model_copy(
+        update={
+            "hospital": hospital.model_copy(
+                update={"contracts": (*hospital.contracts, impossible), "staff_pools": pools}
+            )
+        }
+    )
+    settings = replace(FAST, explain_deterministic_seconds=2.0, explain_max_checks=5)
+    roster = roster_from_scenario(
+        scenario, _demand(scenario, 7, DEMAND), first_day=FIRST_DAY, days=7, settings=settings
+    )
+    (team,) = [t for t in roster.teams if t.team.unit_id == "AMU"]
+    assert team.solution.roster is None and team.status is RosterStatus.INFEASIBLE
+    explanation = team.explanation
+    assert explanation is not None and explanation.extra_nurses_suffice is False
+    rules = {c.rule.value for c in explanation.conflicting_rules}
+    assert "min_total_minutes" in rules and rules <= {
+        "min_total_minutes",
+        "max_total_minutes",
+        "max_consecutive_shifts",
+        "max_weekends",
+        "complete_weekends",
+        "min_consecutive_shifts",
+        "min_consecutive_days_off",
+        "max_shifts_per_type",
+        "one_shift_per_day",
+        "forbidden_succession",
+        "min_rest",
+    }
+    others = [t for t in roster.teams if t.team.unit_id != "AMU"]
+    assert all(t.solution.roster is not None for t in others)  # the other teams are rostered

@@ -169,3 +169,54 @@ def test_weights_can_be_overridden_and_are_checked(baseline: Scenario) -> None:
         staffing_demand(paths, baseline, weights={"critical": 2.0})
     with pytest.raises(StaffingDemandError, match=r"acuity_weights\.high"):
         staffing_demand(paths, baseline, weights={"high": 0.0})
+
+
+def test_the_scenario_low_medium_weight_is_kept_and_used_when_the_paths_count_that_band(
+    baseline: Scenario,
+) -> None:
+    weights = acuity_weights(baseline)
+    assert weights["low_medium"] == baseline.hospital.staffing.acuity_weights["low_medium"] == 1.2
+    # 10 patients: 4 low, 6 in NEWS2 low_medium. Three-band paths count them as medium (the heavier
+    # weight, the safe side); paths with a low_medium column weigh them with the scenario's 1.2.
+    three = _paths([(0, "MED-A", EARLY_START + timedelta(hours=h), 4, 6, 0) for h in range(8)])
+    four = three.with_columns(pl.col("medium").alias("low_medium"), pl.lit(0, pl.Int32).alias("medium"))
+    (merged,) = staffing_demand(three, baseline, quantile=0.5).iter_rows(named=True)
+    (split,) = staffing_demand(four, baseline, quantile=0.5).iter_rows(named=True)
+    assert merged["workload"] == pytest.approx(4 * 1.0 + 6 * weights["medium"])
+    assert split["workload"] == pytest.approx(4 * 1.0 + 6 * 1.2)
+    ratio = baseline.hospital.unit("MED-A").patients_per_nurse["early"]
+    assert split["nurses"] == math.ceil((4 + 6 * 1.2) / ratio - 1e-9)
+    bad = four.with_columns(pl.col("low_medium") + 1)
+    with pytest.raises(StaffingDemandError, match=r"low \+ low_medium \+ medium \+ high != census"):
+        staffing_demand(bad, baseline)
+
+
+def test_an_unknown_scenario_band_is_an_error_not_silently_dropped(baseline: Scenario) -> None:
+    staffing = baseline.hospital.staffing.model_copy(update={"acuity_weights": {"critical": 3.0}})
+    odd = baseline.model_copy(
+        update={"hospital": baseline.hospital.model_copy(update={"staffing": staffing})}
+    )
+    with pytest.raises(StaffingDemandError, match=r"staffing\.acuity_weights\.critical"):
+        acuity_weights(odd)
+
+
+def test_the_safe_staffing_floor_is_the_same_arithmetic_at_its_quantile(baseline: Scenario) -> None:
+    rng = np.random.default_rng(11)
+    censuses = rng.poisson(30, size=300)
+    rows = [(p, "AMU", EARLY_START, int(c), 0, 0) for p, c in enumerate(censuses)]
+    ratio = baseline.hospital.unit("AMU").patients_per_nurse["early"]
+    (none,) = staffing_demand(_paths(rows), baseline, quantile=0.9).iter_rows(named=True)
+    assert none["minimum_nurses"] == 0
+    (row,) = staffing_demand(_paths(rows), baseline, quantile=0.9, floor_quantile=0.5).iter_rows(named=True)
+    assert row["minimum_nurses"] == math.ceil(np.quantile(censuses / ratio, 0.5) - 1e-9)
+    assert 0 < row["minimum_nurses"] <= row["nurses"]
+    (capped,) = staffing_demand(_paths(rows), baseline, quantile=0.2, floor_quantile=0.5).iter_rows(
+        named=True
+    )
+    assert capped["minimum_nurses"] == capped["nurses"]  # never above the target
+    extended = extend_weekly(
+        staffing_demand(_paths(rows), baseline, floor_quantile=0.5), baseline, EARLY_START.date(), 9
+    )
+    assert set(extended.get_column("minimum_nurses")) == {row["minimum_nurses"]}
+    with pytest.raises(StaffingDemandError, match="floor_quantile"):
+        staffing_demand(_paths(rows), baseline, floor_quantile=1.0)

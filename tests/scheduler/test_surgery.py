@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from datetime import date, timedelta
+from pathlib import Path
 
 import numpy as np
 import polars as pl
@@ -30,7 +31,9 @@ from scheduler.surgery import (
     elective_beds_by_ward,
     expected_emergency_census,
     generate_waiting_list,
+    nurse_roster_from_assignments,
     plan_surgery,
+    read_waiting_list,
     surgical_firms,
     surgical_wards,
     theatre_use,
@@ -341,3 +344,94 @@ def test_generated_durations_follow_the_scenarios_lognormal(baseline: Scenario) 
         expected = stats.norm.cdf(math.log(upper_edge / median) / sigma)
         observed = float(np.mean(minutes <= threshold))
         assert abs(observed - expected) < 3.3 * math.sqrt(expected * (1 - expected) / minutes.size)
+
+
+# -- a real waiting list from a file, nurses from a roster --------------------------------------------------
+
+
+def _csv(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "waiting.csv"
+    path.write_text(text)
+    return path
+
+
+def test_a_waiting_list_file_is_read_with_dates_defaults_and_the_busiest_firm(
+    baseline: Scenario, tmp_path: Path
+) -> None:
+    firms = surgical_firms(baseline, MONDAY, DAYS)
+    service = next(f.service for f in firms if f.total_minutes > 0)
+    theirs = [f for f in firms if f.service == service]
+    busiest = max(theirs, key=lambda f: (f.total_minutes, [-ord(c) for c in f.id])).id
+    path = _csv(
+        tmp_path,
+        "Case_ID,service,surgeon,duration_minutes,length_of_stay_days,earliest_date,due_day,mandatory,"
+        "age_group,sex,notes\n"
+        f"A1,{service},{theirs[0].id},90,2,2024-04-01,3,yes,65_and_over,Female,ignored\n"
+        f"A2,{service},,45,0,,,,18_to_64,male,\n",
+    )
+    cases = read_waiting_list(path, baseline, MONDAY, DAYS)
+    assert dict(cases.schema) == WAITING_LIST_SCHEMA
+    first, second = cases.to_dicts()
+    assert (first["earliest_day"], first["due_day"], first["mandatory"], first["sex"]) == (
+        0,
+        3,
+        True,
+        "female",
+    )
+    assert second["surgeon"] == busiest and second["earliest_day"] == 0 and second["mandatory"] is False
+    assert second["due_day"] is None
+    build_surgical_instance(baseline, cases, MONDAY, DAYS)  # usable as it is
+
+
+def test_a_bad_waiting_list_file_names_each_line_and_column(baseline: Scenario, tmp_path: Path) -> None:
+    firm = next(f for f in surgical_firms(baseline, MONDAY, DAYS) if f.total_minutes > 0)
+    header = (
+        "case_id,service,surgeon,duration_minutes,length_of_stay_days,earliest_day,due_day,mandatory,"
+        "age_group,sex\n"
+    )
+    path = _csv(
+        tmp_path,
+        header
+        + f"B1,{firm.service},{firm.id},ninety,2,0,,no,18_to_64,female\n"
+        + f"B2,{firm.service},{firm.id},60,1,0,,maybe,18_to_64,female\n"
+        + f"B3,{firm.service},{firm.id},60,1,4,2,yes,teen,female\n",
+    )
+    with pytest.raises(WaitingListError) as raised:
+        read_waiting_list(path, baseline, MONDAY, DAYS)
+    message = str(raised.value)
+    assert message.startswith("waiting list waiting.csv rejected:")
+    assert "line 2 (duration_minutes): 'ninety' is not a whole number" in message
+    assert "line 3 (mandatory): 'maybe' is not true or false" in message
+    # Rules checked after reading are numbered by the file's lines too.
+    fixed = path.read_text().replace("ninety", "90").replace("maybe", "no")
+    path.write_text(fixed)
+    with pytest.raises(WaitingListError) as again:
+        read_waiting_list(path, baseline, MONDAY, DAYS)
+    assert {(row, column) for row, column, _ in again.value.problems} == {(4, "due_day"), (4, "age_group")}
+    assert "line 4 (due_day): 2 is before earliest_day 4" in str(again.value)
+    missing = _csv(tmp_path, "case_id,service\nC1,x\n")
+    with pytest.raises(WaitingListError, match=r"duration_minutes: column is missing"):
+        read_waiting_list(missing, baseline, MONDAY, DAYS)
+
+
+def test_rostered_nurses_on_the_surgical_wards_give_the_elective_bays_their_share(baseline: Scenario) -> None:
+    beds = elective_beds_by_ward(baseline)
+    ward = next(w for w, n in beds.items() if n > 0)
+    share = beds[ward] / baseline.hospital.unit(ward).beds
+    rows = [
+        {"nurse_id": f"n{k:02d}", "day": MONDAY + timedelta(days=d), "shift": "early", "unit_id": ward}
+        for k in range(10)
+        for d in (0, 1)
+    ]
+    rows.append({"nurse_id": "m01", "day": MONDAY, "shift": "early", "unit_id": "MED-A"})
+    rows.append({"nurse_id": "late", "day": MONDAY + timedelta(days=DAYS), "shift": "early", "unit_id": ward})
+    roster, covered = nurse_roster_from_assignments(baseline, pl.DataFrame(rows), MONDAY, DAYS, beds)
+    assert dict(roster.schema) == NURSE_ROSTER_SCHEMA
+    assert covered == frozenset({0, 1})  # the row after the plan's days is left out
+    per_day = roster.group_by("day").len().sort("day")
+    assert per_day.get_column("len").to_list() == [math.ceil(10 * share - 1e-9)] * 2
+    assert "m01" not in roster.get_column("nurse").to_list()  # a medical ward's nurse
+    instance = build_surgical_instance(
+        baseline, generate_waiting_list(baseline, MONDAY, DAYS, seed=3), MONDAY, DAYS, roster=roster
+    )
+    assert {n.id for n in instance.instance.nurses} >= set(roster.get_column("nurse").to_list())

@@ -1,9 +1,12 @@
-"""``hospital-twin nightly``: make and publish the nightly staffing plan.
+"""``hospital-twin nightly``: ingest the inbox, then make and publish the nightly staffing plan.
 
 Registered by ``ui/cli.py``: ``app.command("nightly")(nightly)``.
 
-Exit codes: 0 published; 2 bad options or scenario; 3 the run failed (the previous plan is still
-published); 130 interrupted (Ctrl-C; nothing published).
+Exit codes: 0 published (or saved as a draft with ``--draft``); 2 bad options or scenario; 3 the run
+failed (the previous plan is still published); 4 published (or saved), but the hard rules of some teams
+cannot all be met: the plan says what to relax for them (a cron job or CronJob sees a failure and someone
+reads the explanation; the plan of every other team is in force); 130 interrupted (Ctrl-C; nothing
+published).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from scenarios import Scenario, ScenarioError, load_scenario
 
 EXIT_BAD_INPUT = 2
 EXIT_FAILED = 3
+EXIT_RULES_NOT_MET = 4
 EXIT_INTERRUPTED = 130
 
 console = Console(width=None if sys.stdout.isatty() else 200)
@@ -69,6 +73,26 @@ def nightly(
     ] = "baseline",
     seed: Annotated[int, typer.Option(min=0, help="Seed of the forecast and the roster search.")] = 0,
     paths: Annotated[int, typer.Option("--paths", min=10, help="Monte Carlo census paths.")] = 1000,
+    inbox: Annotated[
+        Path | None,
+        typer.Option(
+            help="Folder of HL7 v2 (.hl7) and FHIR (.json) files to ingest first; each is moved to "
+            "INBOX/processed/ once its events are stored."
+        ),
+    ] = None,
+    draft: Annotated[
+        bool, typer.Option("--draft", help="Save the plan as a draft for a planner to publish.")
+    ] = False,
+    floor_quantile: Annotated[
+        float | None,
+        typer.Option(
+            "--floor-quantile",
+            min=0.0,
+            max=0.99,
+            help="Make the nurses the ratio needs at this census quantile a hard floor per shift "
+            "(e.g. 0.5). Default: no hard floor.",
+        ),
+    ] = None,
 ) -> None:
     """Ingest, refresh the twins, forecast, derive staffing demand, roster and publish the plan."""
     with open_store(database) as store:
@@ -119,6 +143,9 @@ def nightly(
                         actor="cli:nightly",
                         progress=progress,
                         cancel=cancel,
+                        inbox=inbox,
+                        draft=draft,
+                        floor_quantile=floor_quantile,
                     )
                 except BaseException as error:  # handed to the main thread
                     outcome["result"] = error
@@ -137,6 +164,8 @@ def nightly(
         raise typer.Exit(code=EXIT_FAILED)
     assert isinstance(result, NightlyResult)
     _print(result)
+    if result.infeasible_teams:
+        raise typer.Exit(code=EXIT_RULES_NOT_MET)
 
 
 def _run(work: Callable[[], None], cancel: threading.Event) -> None:
@@ -165,11 +194,34 @@ def _run(work: Callable[[], None], cancel: threading.Event) -> None:
 def _print(result: NightlyResult) -> None:
     payload = result.plan.payload
     summary = payload["summary"]
+    if result.ingest is not None:
+        report = result.ingest
+        skipped = (
+            f", {len(report.skipped)} file(s) of another type left in the inbox" if report.skipped else ""
+        )
+        console.print(
+            f"ingested {len(report.files)} file(s), {report.messages} message(s): {report.accepted} event(s) "
+            f"accepted, {report.duplicates} duplicate(s), {report.quarantined} quarantined{skipped}",
+            markup=False,
+            highlight=False,
+        )
+    saved = "saved as draft" if result.draft else "published as"
     console.print(
-        f"[bold]Nightly plan[/bold] {payload['first_day']} + {payload['days']} days published as roster plan "
+        f"[bold]Nightly plan[/bold] {payload['first_day']} + {payload['days']} days {saved} roster plan "
         f"version {result.plan.version} ({payload['status']}); events up to seq {result.last_seq} "
         f"({result.new_events} new)"
     )
+    if result.draft:
+        console.print("not in force until a planner publishes it (command view, Staffing page)", markup=False)
+    if result.explanation:
+        errors.print(
+            f"the hard rules of {len(result.infeasible_teams)} team(s) cannot all be met; what to relax:",
+            markup=False,
+            highlight=False,
+        )
+        for team in result.infeasible_teams:
+            for sentence in team["sentences"]:
+                errors.print(f"  {sentence}", markup=False, highlight=False)
     table = Table(title=f"Nurse-shifts (demand at the {payload['quantile']:.0%} census quantile)")
     for column in ("required", "staff", "agency", "unfilled"):
         table.add_column(column, justify="right")

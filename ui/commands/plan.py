@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from datetime import time as clock
+from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
@@ -23,11 +24,11 @@ from rich.table import Table
 from ops.sim import DEFAULT_START
 from ops.store import open_store
 from ops.supply import SupplyPlanRun, run_supply_plan
-from ops.surgery import SurgeryPlanRun, compare_elective_lists, run_surgery_plan
+from ops.surgery import SurgeryPlanRun, compare_elective_lists, plan_calendar, run_surgery_plan
 from scenarios import Scenario
 from scheduler.ihtc import SolveProgress
 from scheduler.supply import SupplyProblemError
-from scheduler.surgery import WaitingListError, beds_needed
+from scheduler.surgery import WAITING_LIST_CSV_COLUMNS, WaitingListError, beds_needed, read_waiting_list
 
 console = Console(width=None if sys.stdout.isatty() else 200)
 
@@ -81,14 +82,35 @@ def surgery(
             min=0, help="Also run the hospital model N times with the plan and with the block lists."
         ),
     ] = 0,
+    waiting_list: Annotated[
+        Path | None,
+        typer.Option(
+            "--waiting-list",
+            help="The real waiting list, a CSV file with columns "
+            + ", ".join(WAITING_LIST_CSV_COLUMNS)
+            + " (see docs/reference/surgical-plan.md). Default: a list drawn from the scenario (demo).",
+        ),
+    ] = None,
 ) -> None:
     """Plan elective admissions (day, theatre, bay, nurses) with the IHTC-2024 model; store and publish it.
 
-    The waiting list is drawn from the scenario's elective rates. Ctrl-C stops the search and keeps the best
-    plan found so far.
+    The waiting list is read from --waiting-list, else drawn from the scenario's elective rates (demo). The
+    nurses come from the published nurse roster when there is one, else from the staff pools'
+    establishment. Ctrl-C stops the search and keeps the best plan found so far.
     """
     loaded = _load(scenario)
     run_start = _start(loaded, start)
+    cases = None
+    if waiting_list is not None:
+        day_zero, holidays = plan_calendar(loaded, run_start, days)
+        try:
+            cases = read_waiting_list(waiting_list, loaded, day_zero, days, holidays)
+        except FileNotFoundError:
+            print(f"--waiting-list: no such file {waiting_list}", file=sys.stderr)
+            raise typer.Exit(code=2) from None
+        except WaitingListError as error:
+            print(str(error), file=sys.stderr)
+            raise typer.Exit(code=2) from None
     cancel = threading.Event()
     outcome: dict[str, SurgeryPlanRun | BaseException] = {}
     with open_store(database) as store:
@@ -118,6 +140,8 @@ def surgery(
                         time_limit_s=time_limit,
                         workers=workers,
                         seed=seed,
+                        waiting_list=cases,
+                        waiting_list_source=str(waiting_list) if waiting_list is not None else None,
                         store=store,
                         actor="cli:plan-surgery",
                         progress=progress,
@@ -180,6 +204,8 @@ def _print_surgery(run: SurgeryPlanRun) -> None:
         f"{plan.status.value}, cost {plan.total_cost:,}"
     )
     console.print(saved, markup=False, highlight=False)
+    console.print(f"waiting list: {run.waiting_list_source}", markup=False, highlight=False)
+    console.print(f"nurses: {run.nurse_source}", markup=False, highlight=False)
     cases = Table(title="Cases")
     cases.add_column("waiting list", justify="right")
     cases.add_column("planned", justify="right")
