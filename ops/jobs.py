@@ -317,6 +317,8 @@ def job_kind(name: str) -> JobKind:
                 "the surgical plan pipeline (ops.surgery) is not available in this installation"
             )
         return JobKind("surgery", check_surgery_params, run_surgery)
+    if name == "roster":
+        return JobKind("roster", check_roster_params, run_roster)
     if name in _PIPELINES:
         module_name, function_name = _PIPELINES[name]
         function = _pipeline_function(module_name, function_name)
@@ -329,7 +331,6 @@ def job_kind(name: str) -> JobKind:
 
 
 _PIPELINES: dict[str, tuple[str, str]] = {
-    "roster": ("ops.nightly", "run_roster_job"),
     "nightly": ("ops.nightly", "run_nightly_job"),
 }
 """Job kinds run by other pipelines: (module, function with the :class:`JobFunction` signature)."""
@@ -454,23 +455,37 @@ def run_whatif(store: Store, params: Mapping[str, Any], context: JobContext) -> 
     The KPIs of every replication go to the Parquet result ``runs/<run id>/kpis`` and the paired
     comparison to ``runs/<run id>/comparison``; the run is recorded with :meth:`Store.start_scenario_run`.
 
+    Both scenarios start from the hospital now when the store holds enough history (the twins in their
+    units with their own remaining stays, and arrivals forecast by service: :func:`ops.twin_run
+    .choose_start`), else from an empty hospital after a warm-up; ``start`` in the result says which.
+
     Returns
     -------
     dict
-        ``run_id``, ``replications`` finished, ``cancelled``, and the headline comparison rows.
+        ``run_id``, ``replications`` finished, ``cancelled``, ``start`` and the headline comparison rows.
     """
     from ops.sim import compare_scenarios  # the simulator is heavy: import it when a what-if runs
+    from ops.twin_run import choose_start
 
     checked = WhatIfParams.model_validate(dict(params))
     scenario, version = resolve_scenario(store, checked.scenario, checked.scenario_version)
     against, _ = resolve_scenario(store, checked.against)
+    # Start from the hospital now (the store's twins and forecast arrivals); from an empty hospital after
+    # a warm-up when the store has no history to start from.
+    context.progress(0, checked.replications, "reading the twins")
+    begin = choose_start(store, against, horizon_days=checked.days, compatible_with=(against, scenario))
     run_id = store.start_scenario_run(
         scenario.name,
         scenario.digest(),
         seed=checked.seed,
         replications=checked.replications,
         scenario_version=version,
-        details={"against": against.name, "days": checked.days, "job_id": context.job_id},
+        details={
+            "against": against.name,
+            "days": checked.days,
+            "job_id": context.job_id,
+            "start": begin.description,
+        },
     )
     context.progress(0, checked.replications, "running replications")
     try:
@@ -480,6 +495,8 @@ def run_whatif(store: Store, params: Mapping[str, Any], context: JobContext) -> 
             checked.replications,
             horizon_days=checked.days,
             base_seed=checked.seed,
+            start=begin.start,
+            options=begin.options(),
             executor="serial" if context.replication_workers <= 1 else "pool",
             workers=context.replication_workers,
             progress=lambda done, planned: context.progress(done, planned, "running replications"),
@@ -502,6 +519,7 @@ def run_whatif(store: Store, params: Mapping[str, Any], context: JobContext) -> 
             "job_id": context.job_id,
             "replications_finished": comparison.replications,
             "elapsed_seconds": comparison.elapsed_seconds,
+            "start": begin.description,
         },
     )
     return {
@@ -510,6 +528,7 @@ def run_whatif(store: Store, params: Mapping[str, Any], context: JobContext) -> 
         "against": comparison.against,
         "replications": comparison.replications,
         "cancelled": comparison.cancelled,
+        "start": begin.description,
         "headline": headline,
     }
 
@@ -621,3 +640,205 @@ def check_nightly_params(store: Store, params: Mapping[str, Any]) -> dict[str, A
     except ScenarioError as error:
         raise JobParamsError([("scenario", f"saved scenario is not valid: {error}")]) from None
     return checked.model_dump(mode="json", exclude_none=True)
+
+
+# -- roster ---------------------------------------------------------------------------------------------
+
+ROSTER_PLAN_KIND = "roster"
+"""Kind of the roster plans (the nightly plan publishes the same kind)."""
+
+
+class RosterParams(BaseModel):
+    """Parameters of a roster job: roster again against the staffing demand of the newest roster plan.
+
+    The nightly plan forecasts the census, turns it into nurses per unit, day and shift, and rosters; a
+    roster job does the last step only (e.g. after a change of contracts, leave or a published day), with
+    the demand kept in the newest roster plan, and saves the result as a **draft** for a planner to publish.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scenario: str = Field("baseline", min_length=1, max_length=200, description="Saved or shipped scenario")
+    date: dt.date | None = Field(
+        None, description="First day of the roster (the demand's first day when absent)"
+    )
+    days: int = Field(28, ge=1, le=42, description="Days rostered [days]")
+    seconds_per_team: float = Field(
+        15.0, gt=0, le=600, description="Solver budget per team of nurses [deterministic seconds]"
+    )
+    explain_seconds: float = Field(
+        10.0, ge=0, le=600, description="Budget to explain an infeasible team's roster [seconds]; 0: none"
+    )
+    seed: int = Field(0, ge=0, le=2**31 - 1, description="Seed of the roster search")
+
+
+def _demand_plan(store: Store) -> Any:
+    """The newest roster plan (any status) that keeps a staffing demand, else ``None``."""
+    for plan in reversed(store.plan_versions(ROSTER_PLAN_KIND)):
+        if isinstance(plan.payload.get("demand"), list) and plan.payload["demand"]:
+            return plan
+    return None
+
+
+def check_roster_params(store: Store, params: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate roster parameters, check the scenario and a stored staffing demand exist.
+
+    Raises
+    ------
+    JobParamsError
+        Wrong parameters or an unknown scenario.
+    JobUnavailable
+        No roster plan with a staffing demand yet (run the nightly plan first).
+    """
+    checked = _validated(RosterParams, params)
+    assert isinstance(checked, RosterParams)
+    try:
+        resolve_scenario(store, checked.scenario)
+    except KeyError as error:
+        raise JobParamsError([("scenario", str(error.args[0]))]) from None
+    except ScenarioError as error:
+        raise JobParamsError([("scenario", f"saved scenario is not valid: {error}")]) from None
+    if _demand_plan(store) is None:
+        raise JobUnavailable("no staffing demand stored yet: run the nightly plan (kind nightly) first")
+    return checked.model_dump(mode="json", exclude_none=True)
+
+
+def run_roster(store: Store, params: Mapping[str, Any], context: JobContext) -> dict[str, Any]:
+    """Roster every nurse against the stored staffing demand and save the roster as a draft plan.
+
+    Days already published (by the plan in force) from the first day on are kept, as the nightly plan
+    keeps them. Progress is teams rostered of all teams; a cancel stops before anything is saved. When a
+    team has no roster, the draft says why (``explanation``: the fewest extra nurses, or the rules that
+    conflict) so the Staffing page can show it.
+
+    Returns
+    -------
+    dict
+        ``plan_kind``, ``plan_version`` (the draft), ``status``, ``summary`` and ``unfilled_shifts``.
+    """
+    from dataclasses import replace
+
+    import polars as pl
+
+    from ops.nightly import roster_summary, unfilled_alerts
+    from scheduler.roster import explain_infeasibility
+    from scheduler.roster.from_scenario import RosterSettings, TeamProgress, roster_from_scenario
+    from scheduler.roster.solution import RosterStatus
+    from scheduler.staffing import extend_weekly
+    from scheduler.staffing.demand import STAFFING_DEMAND_SCHEMA
+
+    checked = RosterParams.model_validate(dict(params))
+    scenario, _ = resolve_scenario(store, checked.scenario)
+    demand_plan = _demand_plan(store)
+    if demand_plan is None:
+        raise JobUnavailable("no staffing demand stored yet: run the nightly plan (kind nightly) first")
+    stored = pl.DataFrame(demand_plan.payload["demand"], infer_schema_length=None)
+    demand = stored.select(
+        pl.col(name).str.to_date()
+        if dtype == pl.Date() and stored.schema[name] == pl.String()
+        else pl.col(name)
+        for name, dtype in STAFFING_DEMAND_SCHEMA.items()
+    ).cast(STAFFING_DEMAND_SCHEMA)  # type: ignore[arg-type]
+    first_day = checked.date or demand.get_column("day").min()
+    assert isinstance(first_day, dt.date)
+    demand = extend_weekly(demand, scenario, first_day, checked.days)
+    published_rows, published_until = _published_days(store, first_day)
+    settings = replace(
+        RosterSettings(),
+        seed=checked.seed,
+        workers=1,
+        max_deterministic_seconds=checked.seconds_per_team,
+        deterministic_seconds_per_nurse=checked.seconds_per_team,
+        wall_seconds_per_team=max(30.0, 8 * checked.seconds_per_team),
+    )
+
+    def report(update: TeamProgress) -> None:
+        context.progress(update.teams_done, update.teams_total, f"rostering {update.team_id}")
+
+    context.progress(0, 1, "rostering")
+    roster = roster_from_scenario(
+        scenario,
+        demand,
+        first_day=first_day,
+        days=checked.days,
+        published=published_rows,
+        published_until=published_until,
+        settings=settings,
+        progress=report,
+        cancel=context.cancel_event,
+    )
+    if context.cancelled:
+        raise JobCancelled
+    explanation: list[str] = []
+    for team in roster.teams:
+        status = getattr(team, "status", team.solution.status)
+        if status not in (RosterStatus.INFEASIBLE, RosterStatus.TIMEOUT):
+            continue
+        if status is RosterStatus.TIMEOUT:
+            explanation.append(f"Team {team.team.team_id}: the search found no roster in its time budget.")
+            continue
+        explanation.append(f"Team {team.team.team_id}: the hard rules of its contracts cannot all be met.")
+        why = getattr(team, "explanation", None) or team.solution.explanation
+        if why is None and checked.explain_seconds > 0:
+            why = explain_infeasibility(team.problem, time_limit_seconds=checked.explain_seconds)
+        if why is not None:
+            explanation += why.summary()
+    cover = roster.cover_frame()
+    assignments = roster.assignments_frame()
+    alerts = unfilled_alerts(scenario, cover)
+    payload = {
+        "plan_date": first_day.isoformat(),
+        "first_day": first_day.isoformat(),
+        "days": checked.days,
+        "scenario": scenario.name,
+        "scenario_digest": scenario.digest(),
+        "seed": checked.seed,
+        "made_by": "roster job",
+        "demand_from_version": demand_plan.version,
+        "published_until": published_until.isoformat() if published_until is not None else None,
+        "status": roster.status.value,
+        "objective": roster.objective,
+        "summary": roster_summary(cover),
+        "explanation": " ".join(line.strip() for line in explanation) or None,
+        "assignments": _json_records(assignments),
+        "cover": _json_records(cover),
+        "demand": _json_records(demand),
+        "alerts": alerts,
+    }
+    draft = store.save_plan(ROSTER_PLAN_KIND, payload, status="draft", created_by=context.submitted_by)
+    context.progress(1, 1, f"saved roster draft version {draft.version}")
+    return {
+        "plan_kind": draft.kind,
+        "plan_version": draft.version,
+        "status": roster.status.value,
+        "summary": payload["summary"],
+        "unfilled_shifts": len(alerts),
+        "explanation": payload["explanation"],
+    }
+
+
+def _published_days(store: Store, first_day: dt.date) -> tuple[list[dict[str, Any]], dt.date | None]:
+    """Assignments of the roster in force from ``first_day`` on, and its last day (None: nothing kept)."""
+    plan = store.latest_plan(ROSTER_PLAN_KIND)
+    if plan is None or "first_day" not in plan.payload or "days" not in plan.payload:
+        return [], None
+    start = dt.date.fromisoformat(str(plan.payload["first_day"]))
+    last = start + dt.timedelta(days=int(plan.payload["days"]) - 1)
+    if last < first_day:
+        return [], None
+    rows = [
+        {**row, "day": dt.date.fromisoformat(str(row["day"]))}
+        for row in plan.payload.get("assignments", [])
+        if dt.date.fromisoformat(str(row["day"])) >= first_day
+    ]
+    return rows, last
+
+
+def _json_records(frame: Any) -> list[dict[str, Any]]:
+    """Rows of a polars frame as JSON-ready dicts (dates as ISO text, NaN as None)."""
+    rows: list[dict[str, Any]] = frame.to_dicts()
+    for row in rows:
+        for key, value in row.items():
+            if isinstance(value, dt.date):
+                row[key] = value.isoformat()
+    return [json_safe(row) for row in rows]

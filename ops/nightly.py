@@ -61,6 +61,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from ops.ingest import IngestError, IngestReport, ingest_files
+from ops.settings import SaltNotConfigured, ingest_salt
 from ops.store import Plan, Store
 from scenarios import Scenario
 from scheduler.roster.explain import InfeasibilityExplanation
@@ -283,8 +284,8 @@ def run_nightly(
         Folder of HL7 v2 and FHIR files to ingest first; each file is moved to ``inbox/processed/`` once
         its events are committed.
     salt
-        Pseudonymisation salt for the inbox's messages (``None``: as
-        :func:`patients.identity.resolve_salt` decides).
+        Pseudonymisation salt for the inbox's messages (``None``: :func:`ops.settings.ingest_salt`, which
+        refuses the public demo salt outside demo mode).
     draft
         Save the plan as a draft for a planner to publish (the command view's Publish button) instead of
         publishing it; the ``latest`` files stay on the published plan.
@@ -543,6 +544,11 @@ def _ingest_inbox(
         if progress is not None:
             progress(NightlyProgress("ingest", done, total, f"ingesting {name}" if name else "ingested"))
 
+    try:
+        # Real identifiers are keyed with the store's secret salt, never the public demo one.
+        salt = salt if salt is not None else ingest_salt(store)
+    except SaltNotConfigured as error:
+        raise NightlyError(f"ingest: {error}") from None
     try:
         return ingest_files(
             store,

@@ -36,11 +36,14 @@ Event ids are ``Encounter/<stay key>/_history/<versionId>`` and ``Observation/<k
 (pseudonymised, since a FHIR id may be a visit number); a resource without ``meta.versionId`` gets a
 deterministic id from its kind and time so that a re-sent snapshot is recognised as a duplicate.
 
-Errors name the element path from the outermost resource, e.g. ``Bundle.entry[2].resource.status``.
+Errors name the element path from the outermost resource, e.g. ``Bundle.entry[2].resource.status``, and
+say what form was expected; they never repeat the value found there (it may be a name, an identifier or a
+date from a patient's record), so an error can be returned to the sender and logged safely.
 """
 
 from __future__ import annotations
 
+import decimal
 import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -110,6 +113,7 @@ _ENCOUNTER_STATUSES = {
 _IDENTIFIER_TYPES = "http://terminology.hl7.org/CodeSystem/v2-0203"
 _FAHRENHEIT = {"[degF]", "degF", "°F"}
 _MAX_LOCATION_DEPTH = 8
+_LARGEST_VITAL_SIGN = Decimal(1_000_000)  # far above any plausible reading; keeps the arithmetic exact
 
 
 @dataclass(frozen=True, slots=True)
@@ -169,14 +173,33 @@ def _pydantic_path(base: str, location: Iterable[Any]) -> str:
 
 
 def _validate(model: type[Resource], data: Mapping[str, Any], path: str) -> Any:
+    message_id = _message_id(data)
     try:
         return model.model_validate(data)
     except pydantic.ValidationError as problem:
         first = problem.errors()[0]
-        reason = str(first["msg"]).split("\n")[0].strip()
-        raise FHIRParseError(_pydantic_path(path, first["loc"]), reason, message_id=data.get("id")) from None
-    except (KeyError, TypeError, ValueError) as problem:  # fhir.resources raises these for unknown types
-        raise FHIRParseError(path, f"invalid resource ({problem})", message_id=data.get("id")) from None
+        reason = _without_value(str(first["msg"]).split("\n")[0].strip(), first.get("input"))
+        raise FHIRParseError(_pydantic_path(path, first["loc"]), reason, message_id=message_id) from None
+    except (KeyError, TypeError, ValueError, RecursionError) as problem:
+        # fhir.resources raises these for unknown types; their text may quote the input, so only the kind
+        raise FHIRParseError(
+            path, f"invalid resource ({type(problem).__name__})", message_id=message_id
+        ) from None
+
+
+def _message_id(data: Mapping[str, Any]) -> str | None:
+    """The resource's id when it is a FHIR id (text of at most 64 characters), for the error."""
+    value = data.get("id")
+    return value if isinstance(value, str) and 0 < len(value) <= 64 else None
+
+
+def _without_value(reason: str, value: Any) -> str:
+    """The validator's reason with the offending value taken out, should the validator have quoted it."""
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        text = str(value)
+        if len(text) >= 2 and text in reason:
+            return reason.replace(text, "the value")
+    return reason
 
 
 def _load_document(document: str | bytes | Mapping[str, Any]) -> Mapping[str, Any]:
@@ -198,7 +221,7 @@ def _entries(root: Mapping[str, Any]) -> list[_Entry]:
     if resource_type != "Bundle":
         if resource_type not in RESOURCE_MODELS:
             known = ", ".join(["Bundle", *RESOURCE_MODELS])
-            raise FHIRParseError("resourceType", f"'{resource_type}' is not supported (supported: {known})")
+            raise FHIRParseError("resourceType", f"this resource type is not supported (supported: {known})")
         return [_Entry(resource_type, _validate(RESOURCE_MODELS[resource_type], root, resource_type), None)]
 
     raw_entries = root.get("entry", [])
@@ -241,10 +264,23 @@ def _first_code(concept: CodeableConcept | None) -> str | None:
     return codes[0][1] if codes else None
 
 
+_MOMENT_FORM = "expected a date and time with a time zone, e.g. 2025-06-30T14:30:00+01:00"
+
+
 def _moment(value: Any, path: str, message_id: str | None) -> datetime:
+    """``value`` in UTC; an error naming ``path`` (never the value) when it is not an instant in range."""
     if isinstance(value, datetime) and value.tzinfo is not None:
-        return value.astimezone(UTC)
-    raise FHIRParseError(path, f"'{value}' is not a date and time with a timezone", message_id=message_id)
+        try:
+            return value.astimezone(UTC)
+        except (OverflowError, ValueError):  # e.g. 0001-01-01T00:00:00+14:00 is before year 1 in UTC
+            raise FHIRParseError(
+                path,
+                f"out of range: the moment falls outside years 1-9999 in UTC ({_MOMENT_FORM})",
+                message_id=message_id,
+            ) from None
+    raise FHIRParseError(
+        path, f"is not a date and time with a timezone ({_MOMENT_FORM})", message_id=message_id
+    )
 
 
 def _identifier_of_type(identifiers: Iterable[Any] | None, type_code: str) -> str | None:
@@ -274,7 +310,7 @@ class _Reader:
         if code not in codes:
             known = ", ".join(sorted(codes))
             raise FHIRParseError(
-                path, f"{what} '{code}' is not known to the hospital (known: {known})", message_id=entry_id
+                path, f"{what} code not known to the hospital (known: {known})", message_id=entry_id
             )
         return codes[code]
 
@@ -380,14 +416,15 @@ def _active_location(encounter: Encounter) -> tuple[int, EncounterLocation] | No
     return min(current, key=lambda item: (rank.get(_first_code(item[1].physicalType) or "", 2), -item[0]))
 
 
-def _version(resource: Any) -> str | None:
+def _version(resource: Any, path: str) -> str | None:
     meta = resource.meta
     if meta is None:
         return None
     if meta.versionId:
         return str(meta.versionId)
     if isinstance(meta.lastUpdated, datetime):
-        return meta.lastUpdated.astimezone(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+        moment = _moment(meta.lastUpdated, f"{path}.meta.lastUpdated", getattr(resource, "id", None))
+        return moment.strftime("%Y%m%dT%H%M%S%fZ")
     return None
 
 
@@ -397,8 +434,9 @@ def _encounter_event(entry: _Entry, reader: _Reader) -> PatientEvent | None:
     entry_id = encounter.id
     status = encounter.status
     if status not in _ENCOUNTER_STATUSES:
+        expected = ", ".join(sorted(_ENCOUNTER_STATUSES))
         raise FHIRParseError(
-            f"{path}.status", f"'{status}' is not an R4B encounter status", message_id=entry_id
+            f"{path}.status", f"not an R4B encounter status (expected one of {expected})", message_id=entry_id
         )
     if status in ("planned", "unknown"):
         return None
@@ -498,7 +536,7 @@ def _encounter_event(entry: _Entry, reader: _Reader) -> PatientEvent | None:
     )
     priority = _first_code(encounter.priority)
     stay = reader.stay_key(encounter, path)
-    version = _version(encounter)
+    version = _version(encounter, path)
     event_id = (
         f"Encounter/{stay}/_history/{version}"
         if version
@@ -559,7 +597,9 @@ def _vital_value(
             if level is not None:
                 return level.value
         raise FHIRParseError(
-            f"{path}.valueCodeableConcept", f"'{answers[0]}' is not an ACVPU answer", message_id=entry_id
+            f"{path}.valueCodeableConcept",
+            "not an ACVPU answer (expected alert, new confusion, voice, pain or unresponsive, coded or text)",
+            message_id=entry_id,
         )
     if key == "on_oxygen":
         if holder.valueBoolean is not None:
@@ -583,8 +623,14 @@ def _vital_value(
             return int(holder.valueInteger)
         return None
     number = Decimal(quantity.value)
+    if not number.is_finite() or abs(number) > _LARGEST_VITAL_SIGN:
+        raise FHIRParseError(
+            f"{path}.valueQuantity.value",
+            f"out of range: a vital sign is a number below {_LARGEST_VITAL_SIGN:,}",
+            message_id=entry_id,
+        )
     if key == "temperature_c" and (quantity.code in _FAHRENHEIT or quantity.unit in _FAHRENHEIT):
-        number = ((number - 32) * 5 / 9).quantize(Decimal("0.01"))
+        number = ((number - 32) * 5 / 9).quantize(Decimal("0.01"), rounding=decimal.ROUND_HALF_EVEN)
     return int(number) if number == number.to_integral_value() else float(number)
 
 
@@ -635,7 +681,7 @@ def _observation_event(entry: _Entry, reader: _Reader) -> PatientEvent | None:
     record_id = observation.id or entry.full_url
     if not record_id:
         raise FHIRParseError(f"{path}.id", "missing: the observation needs an id", message_id=entry_id)
-    version = _version(observation)
+    version = _version(observation, path)
     base = f"Observation/{resource_key('Observation', str(record_id), salt=reader.salt)}"
     return PatientEvent(
         event_id=f"{base}/_history/{version}" if version else base,

@@ -174,8 +174,12 @@ def _parse_timestamp(text: str, location: str, local_timezone: tzinfo, message: 
         if hours > 14 or minutes > 59:
             raise message.error(location, f"'{offset}' is not a valid UTC offset")
         zone: tzinfo = timezone(sign * timedelta(hours=hours, minutes=minutes))
+    else:
+        zone = local_timezone
+    try:
         return moment.replace(tzinfo=zone).astimezone(UTC)
-    return moment.replace(tzinfo=local_timezone).astimezone(UTC)
+    except (OverflowError, ValueError):  # e.g. 00010101+1400 falls before year 1 in UTC
+        raise message.error(location, "is out of range: outside years 1-9999 in UTC") from None
 
 
 def _split_segments(message: str | bytes) -> str:

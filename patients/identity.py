@@ -6,9 +6,13 @@ both keyed hashes that can only be recomputed by someone holding the salt.
 
 The salt comes from, in order: the ``salt`` argument, the environment variable ``HOSPITAL_TWIN_SALT``, or
 :data:`DEMO_SALT`. The demo salt is public (it is written here), so keys made with it are *not*
-pseudonymous; it exists so that the demo hospital runs with no setup, and a warning is logged the first
-time it is used. Production deployments set ``HOSPITAL_TWIN_SALT`` to a long random secret and keep it
-stable: a different salt gives different keys, so the same patient would no longer match across days.
+pseudonymous; it exists so that tests and examples run with no setup, and a warning is logged the first
+time it is used. A surface that ingests real identifiers (the API's ``POST /fhir``, the HL7 v2 listener,
+the nightly inbox) never relies on this fallback: it asks :func:`ops.settings.ingest_salt` for the salt
+(``HOSPITAL_TWIN_SALT``, ``HOSPITAL_TWIN_SALT_FILE``, or a random salt kept beside an embedded store) and
+passes it explicitly; that function refuses the demo salt outside demo mode. Production deployments set
+``HOSPITAL_TWIN_SALT`` (or ``HOSPITAL_TWIN_SALT_FILE``) to a long random secret and keep it stable: a
+different salt gives different keys, so the same patient would no longer match across days.
 
 Examples
 --------
@@ -32,7 +36,7 @@ SALT_ENVIRONMENT_VARIABLE = "HOSPITAL_TWIN_SALT"
 """Name of the environment variable holding the pseudonymisation salt."""
 
 DEMO_SALT = "hospital-twin-DEMO-salt-not-secret"
-"""Salt used when none is configured. Public, so only for the synthetic demo hospital."""
+"""Salt used when none is configured. Public, so only for tests, examples and demo mode."""
 
 KEY_LENGTH = 32
 """Length of a key [hexadecimal characters] (128 bits of the HMAC-SHA256 digest)."""

@@ -38,12 +38,16 @@ GOAL_P99_MS = 100.0
 READ_PATHS = (
     "/units",
     "/census/now",
+    "/census/history?days=3",
     "/twins?unit=AMU",
     "/forecasts/census?hours=24",
     "/plans/roster/latest",
+    "/nightly/last-run",
     "/alerts",
     "/scenarios",
+    "/shipped-scenarios",
     "/kpis/1",
+    "/runs?limit=20",
     "/jobs?limit=20",
 )
 
@@ -76,6 +80,7 @@ def _fill_store(url: str, results: Path) -> str:
             "nightly", {"alerts": [{"unit": "AMU", "kind": "over_capacity", "day": str(date.today())}]}
         )
         store.save_scenario("surge", scenario_path("winter_surge").read_text())
+        store.write_audit("nightly-plan", "nightly_plan", "ok", {"plan_kind": "roster", "plan_version": 1})
         run_id = store.start_scenario_run("surge", "digest", seed=0, replications=10)
         kpis = pl.DataFrame(
             {
@@ -160,7 +165,7 @@ async def _load(base: str, secret: str, rate: int) -> tuple[list[tuple[str, floa
 @pytest.mark.parametrize("rate", RATES_PER_SECOND)
 def test_read_routes_under_load(served: tuple[str, str], rate: int) -> None:
     base, secret = served
-    load_before = os.getloadavg()[0]
+    load_before = os.getloadavg()
     results, elapsed = asyncio.run(_load(base, secret, rate))
 
     schema = {"path": pl.String, "ms": pl.Float64, "status": pl.Int64}
@@ -168,8 +173,8 @@ def test_read_routes_under_load(served: tuple[str, str], rate: int) -> None:
     overall = np.percentile(frame["ms"].to_numpy(), [50, 95, 99])
     print(
         f"\nAPI read load at {rate} req/s: {frame.height} requests in {elapsed:.1f} s "
-        f"({frame.height / elapsed:.0f} req/s offered; machine load average {load_before:.1f} on "
-        f"{os.cpu_count()} cores before the run)"
+        f"({frame.height / elapsed:.0f} req/s offered; machine load average {load_before[0]:.2f} "
+        f"{load_before[1]:.2f} {load_before[2]:.2f} (1/5/15 min) on {os.cpu_count()} cores before the run)"
     )
     print(f"{'route':32s} {'n':>5s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s}")
     for path in READ_PATHS:

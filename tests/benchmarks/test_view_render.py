@@ -1,11 +1,12 @@
 """Each page of the command view renders in under 2 s for the 500-bed demo hospital (``make bench``).
 
 The store holds the demo's two years (``hospital-twin demo``'s default; ``HOSPITAL_TWIN_VIEW_BENCH_DAYS``
-changes it) of the baseline hospital's synthetic history (about 560 staffed beds), a 14-day
-census forecast and saved roster, surgical and supply plans. Each page is rendered with Streamlit's AppTest
-twice: cold (a new data source and empty read caches, as right after the view starts; Streamlit's own
-start-up is not counted) and warm (a planner switching back
-to the page within the cache time). Goal: < 2 s for both. The reference printed beside it is a read of the
+changes it) of the baseline hospital's synthetic history (about 560 staffed beds), a 14-day census forecast
+and plans of the demo's real sizes (``tests.ui.test_view_support.DEMO``): a roster of every nurse of the
+scenario's staff pools (722) for 28 days, a week of theatre cases in all nine theatres, and 40 supply items.
+Each page is rendered with Streamlit's AppTest twice: cold (a new data source and empty read caches, as right
+after the view starts; Streamlit's own start-up is not counted) and warm (a planner switching back to the
+page within the cache time). Goal: < 2 s for both. The reference printed beside it is a read of the
 same data straight from the store, without Streamlit, so the share of the time spent laying out is visible.
 """
 
@@ -18,7 +19,8 @@ from pathlib import Path
 import pytest
 
 from ops.store import open_store
-from tests.ui.test_view_pages import build_view_store, run_page
+from tests.ui.test_view_pages import run_page
+from tests.ui.test_view_support import DEMO, build_view_store
 from ui.view.pages import PAGES, clear_caches
 from ui.view.sources import EmbeddedSource
 
@@ -29,7 +31,18 @@ HISTORY_DAYS = int(os.environ.get("HOSPITAL_TWIN_VIEW_BENCH_DAYS", "730"))
 @pytest.fixture(scope="module")
 def demo_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
     folder = tmp_path_factory.mktemp("view-bench")
-    return build_view_store(folder, days=HISTORY_DAYS), folder / "results"
+    url = build_view_store(folder, days=HISTORY_DAYS, sizes=DEMO)
+    with open_store(url, results_dir=folder / "results") as store:
+        roster, surgery = store.latest_plan("roster"), store.latest_plan("surgery")
+    assert roster is not None and surgery is not None
+    nurses = len({row["nurse_id"] for row in roster.payload["assignments"]})
+    days = len({row["day"] for row in roster.payload["assignments"]})
+    cases = len(surgery.payload["cases"])
+    print(
+        f"\ndemo store: {HISTORY_DAYS} days of history; roster {nurses} nurses x {days} days; {cases} cases"
+    )
+    assert nurses >= 500 and days == 28 and cases >= 100
+    return url, folder / "results"
 
 
 def _reads_seconds(url: str, results: Path, title: str) -> float:
@@ -44,11 +57,15 @@ def _reads_seconds(url: str, results: Path, title: str) -> float:
             forecast = source.census_forecast()
             assert forecast is not None
             source.census_history(forecast.as_of)
+        if title == "Staffing":
+            source.last_nightly_failure()
+            source.draft_plan("roster")
         kinds = {"Now": "roster", "Staffing": "roster", "Theatres": "surgery", "Supply": "supply"}
         if title in kinds:
             source.plan(kinds[title])
         if title == "What-if":
             source.scenario_names()
+            source.whatif_runs()
         return time.perf_counter() - started
 
 

@@ -1,18 +1,25 @@
 """The job runner behind ``/jobs``: progress, cancel (queued, running, from another process), failure,
-and state that survives the process (ops/jobs.py, ops/store/jobs.py)."""
+state that survives the process (ops/jobs.py, ops/store/jobs.py), and one real, small run of each of the
+nightly, roster and surgical plan pipelines."""
 
 from __future__ import annotations
 
 import threading
 import time
+import tomllib
+from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+import tomli_w
 
 from ops.jobs import JobContext, JobKind, JobParamsError, JobRunner, JobUnavailable
 from ops.store import Store, open_store
 from ops.store.jobs import get_job, insert_job, mark_started, request_cancel
+from patients.synthetic import generate_history
+from scenarios import load_scenario, scenario_path
 from tests.ui import test_api_support as support
 
 # Fixtures shared by the API tests.
@@ -214,3 +221,110 @@ def test_serve_runs_uvicorn_with_the_app_on_the_given_address(
     assert served.state.store.url.endswith("serve.db")
     served.state.jobs.shutdown()
     served.state.store.close()
+
+
+# -- the real pipelines through the runner (small hospital, short limits) --------------------------------
+
+REAL_HISTORY_START = date(2024, 3, 4)
+REAL_PLAN_DATE = date(2024, 3, 12)
+
+
+def small_hospital_toml() -> str:
+    """The demo hospital with two small staff pools (AMU and critical care), so a roster takes seconds."""
+    data = tomllib.loads(scenario_path("baseline").read_text())
+    pools = {pool["id"]: pool for pool in data["staff_pools"]}
+    data["scenario"]["name"] = "Small hospital"
+    data["staff_pools"] = [
+        {**pools["amu_nurses"], "headcount": 30},
+        {**pools["critical_care_nurses"], "headcount": 24},
+    ]
+    return tomli_w.dumps(data)
+
+
+@pytest.fixture
+def real_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Store]:
+    """Nine days of the demo hospital's synthetic history and the small hospital saved as a scenario; the
+    working folder is the test's own (the nightly plan writes its files under ``var/nightly``)."""
+    monkeypatch.chdir(tmp_path)
+    with open_store(f"sqlite:///{tmp_path / 'real.db'}", results_dir=tmp_path / "results") as store:
+        baseline = load_scenario(scenario_path("baseline"))
+        store.append_events(generate_history(baseline, REAL_HISTORY_START, 9, seed=3, warm_up_days=2).events)
+        store.save_scenario("small_hospital", small_hospital_toml())
+        yield store
+
+
+def test_the_real_nightly_roster_and_surgery_jobs_run_through_the_runner(
+    real_store: Store, tmp_path: Path
+) -> None:
+    runner = JobRunner(real_store)
+    with pytest.raises(JobUnavailable, match="run the nightly plan"):
+        runner.submit("roster", {"scenario": "small_hospital"}, submitted_by="ana (planner)")
+
+    nightly = runner.wait(
+        runner.submit(
+            "nightly",
+            {"scenario": "small_hospital", "date": REAL_PLAN_DATE.isoformat(), "days": 7},
+            submitted_by="ana (planner)",
+        ).id,
+        timeout=600,
+    )
+    assert nightly.status == "finished", nightly.error
+    published = real_store.latest_plan("roster")
+    assert nightly.result is not None and published is not None
+    assert nightly.result["plan_version"] == published.version
+    assert published.payload["plan_date"] == REAL_PLAN_DATE.isoformat() and published.payload["demand"]
+    assert (tmp_path / "var" / "nightly" / "latest" / "roster.csv").is_file()
+    assert real_store.latest_forecast("census") is not None
+
+    first_day = REAL_PLAN_DATE + timedelta(days=1)
+    roster = runner.wait(
+        runner.submit(
+            "roster",
+            {"scenario": "small_hospital", "date": first_day.isoformat(), "days": 7, "seconds_per_team": 0.5},
+            submitted_by="ana (planner)",
+        ).id,
+        timeout=600,
+    )
+    assert roster.status == "finished", roster.error
+    assert roster.result is not None and roster.progress_done == roster.progress_total == 1
+    draft = real_store.plan("roster", roster.result["plan_version"])
+    assert draft is not None and draft.status == "draft" and draft.version == published.version + 1
+    assert real_store.latest_plan("roster") == published  # a draft until a planner publishes it
+    assert draft.payload["first_day"] == first_day.isoformat() and draft.payload["days"] == 7
+    # The days the published plan covers (13-18 March) are kept as published; 19 March is new.
+    last_published = REAL_PLAN_DATE + timedelta(days=6)
+
+    def worked(payload: dict[str, Any]) -> set[tuple[str, str, str]]:
+        return {
+            (row["nurse_id"], row["day"], row["shift"])
+            for row in payload["assignments"]
+            if first_day.isoformat() <= row["day"] <= last_published.isoformat()
+        }
+
+    assert worked(draft.payload) == worked(published.payload) != set()
+    assert {row["day"] for row in draft.payload["assignments"]} >= {
+        (first_day + timedelta(days=6)).isoformat()
+    }
+    required = sum(int(row["required"]) for row in draft.payload["cover"])
+    assert draft.payload["summary"]["required"] == required
+
+    surgery = runner.wait(
+        runner.submit(
+            "surgery",
+            {"days": 2, "time_limit_s": 3, "start": "2024-03-12T00:00:00Z", "seed": 1},
+            submitted_by="ana (planner)",
+        ).id,
+        timeout=600,
+    )
+    runner.shutdown()
+    assert surgery.status == "finished", surgery.error
+    plan = real_store.latest_plan("surgery")
+    assert surgery.result is not None and plan is not None
+    assert surgery.result["plan_version"] == plan.version
+    assert (
+        surgery.result["cases_planned"] + surgery.result["cases_unscheduled"]
+        == surgery.result["cases_listed"]
+    )
+    assert 0 < surgery.result["theatre_utilisation"] <= 1
+    ends = {entry.action: entry.outcome for entry in real_store.audit_entries(actor="ana (planner)")}
+    assert ends["run nightly job"] == ends["run roster job"] == ends["run surgery job"] == "finished"

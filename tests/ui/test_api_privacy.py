@@ -1,8 +1,9 @@
 """No direct identifier leaves the service or reaches a log.
 
 PHI-shaped values (a medical record number, a visit number, a name, a birth date) go in through FHIR
-(``POST /fhir``, valid and invalid bundles) and HL7 v2 ingestion; then every read route is called and every
-log record, stdout/stderr line, answer body and audit entry is searched for them.
+(``POST /fhir``, valid and invalid bundles, with the values placed in the very elements an error is about:
+a status, a time, an id, a vital sign, an ACVPU answer) and HL7 v2 ingestion; then every read route is called
+and every log record, stdout/stderr line, answer body and audit entry is searched for them.
 """
 
 from __future__ import annotations
@@ -67,12 +68,39 @@ def test_identifiers_never_leave_the_service_nor_reach_the_logs(
     bad_birth_date = admission_bundle(**{**phi, "birth_date": "1931-13-45"}, unit="AMU")
     bad_status = admission_bundle(**phi, unit="AMU")
     bad_status["entry"][3]["resource"]["status"] = "walking"
+    # PHI-shaped values in the very fields an error is about: an error that quoted its value would leak.
+    leaky: list[Any] = []
+    for where, value in (
+        (("entry", 3, "resource", "status"), FAMILY),
+        (("entry", 3, "resource", "period", "start"), BIRTH_DATE),
+        (("entry", 3, "resource", "period", "start"), f"{BIRTH_DATE}T08:00:00"),
+        (("entry", 3, "resource", "id"), f"{MRN}/{GIVEN}"),
+        (("entry", 3, "resource", "identifier", 0, "value"), [VISIT]),
+        (("entry", 4, "resource", "valueQuantity", "value"), VISIT),
+        (("entry", 4, "resource", "effectiveDateTime"), f"{BIRTH_DATE} {FAMILY}"),
+        (("entry", 0, "resource", "resourceType"), FAMILY),
+        (("entry", 0, "resource", "birthDate"), f"{BIRTH_DATE}-{FAMILY}"),
+    ):
+        broken = admission_bundle(**phi, unit="AMU")
+        node: Any = broken
+        for part in where[:-1]:
+            node = node[part]
+        node[where[-1]] = value
+        leaky.append(broken)
+    acvpu = admission_bundle(**phi, unit="AMU")
+    acvpu["entry"][4]["resource"].pop("valueQuantity")
+    acvpu["entry"][4]["resource"]["code"] = {"coding": [{"system": "http://loinc.org", "code": "67775-7"}]}
+    acvpu["entry"][4]["resource"]["valueCodeableConcept"] = {"text": f"{GIVEN} {FAMILY}"}
+    leaky.append(acvpu)
 
     answers: list[Any] = [
         client.post("/fhir", json=bundle, headers=feed),
         client.post("/fhir", json=bad_birth_date, headers=feed),
         client.post("/fhir", json=bad_status, headers=feed),
     ]
+    refused = [client.post("/fhir", json=broken, headers=feed) for broken in leaky]
+    assert [answer.status_code for answer in refused] == [422] * len(leaky), [a.text for a in refused]
+    assert all(answer.json()["issue"][0]["expression"][0].startswith("Bundle.entry[") for answer in refused)
     _ingest_hl7(
         api_store,
         adt_admit(
@@ -82,18 +110,21 @@ def test_identifiers_never_leave_the_service_nor_reach_the_logs(
     api_store.save_plan("nightly", {"alerts": [{"unit": "AMU", "kind": "over_capacity"}]})
     for path in (
         "/census/now",
+        "/census/history",
         "/twins",
         "/units",
         "/alerts",
         "/plans/nightly/latest",
         "/scenarios",
         "/jobs",
+        "/runs",
+        "/nightly/last-run",
     ):
         answers.append(client.get(path, headers=admin))
 
     assert answers[0].status_code == 200 and {a.status_code for a in answers[1:3]} == {422}
-    assert answers[3].status_code == 200 and answers[4].json()["count"] == 2  # FHIR and HL7 stays
-    bodies = "\n".join(answer.text for answer in answers)
+    assert answers[3].status_code == 200 and answers[5].json()["count"] == 2  # FHIR and HL7 stays
+    bodies = "\n".join(answer.text for answer in [*answers, *refused])
     logs = "\n".join(
         f"{record.getMessage()} {record.args!r} {record.exc_text or ''}" for record in caplog.records
     )

@@ -17,8 +17,8 @@ import pytest
 
 from ops.store import open_store
 from tests.conftest import PROJECT_ROOT
-from tests.ui.test_view_pages import build_view_store
-from ui.commands.up import ensure_token, port_is_free
+from tests.ui.test_view_support import build_view_store
+from ui.commands.up import check_salt, ensure_token, port_is_free
 
 
 def _free_port() -> int:
@@ -74,6 +74,9 @@ def test_up_serves_both_prints_addresses_and_stops_both(tmp_path: Path) -> None:
         assert units.status_code == 200 and len(units.json()) > 0
         assert httpx.get(f"http://127.0.0.1:{api_port}/units", timeout=10).status_code == 401
         assert httpx.get(f"http://127.0.0.1:{view_port}/_stcore/health", timeout=10).status_code == 200
+        # The API pseudonymises with a private random salt kept beside the store, not the demo salt.
+        salt = tmp_path / "salt"
+        assert salt.is_file() and salt.stat().st_mode & 0o077 == 0 and len(salt.read_text().strip()) == 64
 
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
@@ -122,3 +125,33 @@ def test_a_token_file_is_created_once(tmp_path: Path) -> None:
     assert token_file.read_text() == first
     with open_store(url) as store:
         assert len(store.audit_entries(action="create API token")) == 1
+
+
+def test_up_says_what_to_set_when_the_store_has_no_salt(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("HOSPITAL_TWIN_SALT", "HOSPITAL_TWIN_SALT_FILE", "HOSPITAL_TWIN_DEMO"):
+        monkeypatch.delenv(name, raising=False)
+    assert check_salt(f"sqlite:///{tmp_path / 'store.db'}") is None
+    assert (tmp_path / "salt").is_file()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HOSPITAL_TWIN_SALT")}
+    finished = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ui.cli",
+            "up",
+            "--database",
+            "sqlite://",
+            "--token-file",
+            str(tmp_path / "t"),
+        ],
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert finished.returncode == 2
+    assert "HOSPITAL_TWIN_SALT" in finished.stderr and "HOSPITAL_TWIN_SALT_FILE" in finished.stderr
+    assert not (tmp_path / "t").exists()

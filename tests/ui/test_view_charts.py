@@ -133,6 +133,71 @@ def test_axes_name_their_units_and_colours_are_colour_blind_safe(name: str) -> N
 
 def test_gantt_cases_follow_each_other_from_the_session_start() -> None:
     spec = _examples()["gantt"].to_dict()
-    rows = sorted(spec["data"]["values"], key=lambda row: row["sequence"])
+    rows = sorted(spec["datasets"][spec["data"]["name"]], key=lambda row: row["sequence"])
     assert rows[0]["start_hour"] == 8.0 and rows[0]["end_hour"] == 9.5
     assert rows[1]["start_hour"] == rows[0]["end_hour"] and rows[1]["end_hour"] == 10.5
+
+
+def _layer_fields(spec: dict[str, Any]) -> list[set[str]]:
+    """The fields each layer of a layered spec encodes."""
+    return [
+        {
+            value["field"]
+            for value in layer.get("encoding", {}).values()
+            if isinstance(value, dict) and "field" in value
+        }
+        for layer in spec.get("layer", [spec])
+    ]
+
+
+def _rows(spec: dict[str, Any]) -> list[dict[str, Any]]:
+    return [row for rows in spec.get("datasets", {}).values() for row in rows]
+
+
+def test_the_acuity_chart_draws_the_band_and_the_actuals_when_it_has_them() -> None:
+    start = datetime(2024, 3, 4, tzinfo=UTC)
+    points = pl.DataFrame(
+        {
+            "at": [start + timedelta(hours=h) for h in range(3)],
+            "mean_high_acuity": [1.0, 1.5, 2.0],
+            "p05_high_acuity": [0.0, 0.5, 1.0],
+            "p95_high_acuity": [2.0, 3.0, 4.0],
+        }
+    )
+    actuals = pl.DataFrame({"at": [start - timedelta(hours=6)], "census": [9], "high_acuity": [1]})
+
+    plain = charts.acuity_forecast_chart(points.drop("p05_high_acuity", "p95_high_acuity")).to_dict()
+    full = charts.acuity_forecast_chart(points, actuals).to_dict()
+
+    assert _layer_fields(plain) == [{"at", "mean_high_acuity"}]
+    assert {"p05_high_acuity", "p95_high_acuity"} in [fields - {"at"} for fields in _layer_fields(full)]
+    assert {"at", "high_acuity"} in _layer_fields(full)
+    assert full["layer"][0]["mark"]["type"] == "area"
+
+
+def test_times_are_drawn_as_the_hospitals_wall_clock_with_its_zone_named() -> None:
+    summer = datetime(2024, 7, 1, 11, 0, tzinfo=UTC)  # 12:00 in London (BST)
+    points = pl.DataFrame(
+        {"at": [summer], "mean": [5.0], "p05": [4.0], "p95": [6.0], "beds": [8], "mean_high_acuity": [0.5]}
+    )
+    domain = (summer - timedelta(days=3), summer + timedelta(days=14))
+    spec = charts.census_forecast_chart(points, timezone="Europe/London", domain=domain).to_dict()
+
+    x = spec["layer"][0]["encoding"]["x"]
+    assert x["title"] == "Time [Europe/London]" and x["scale"]["type"] == "utc"
+    assert x["scale"]["domain"] == ["2024-06-28T12:00:00Z", "2024-07-15T12:00:00Z"]
+    assert {row["at"] for row in _rows(spec)} == {"2024-07-01T12:00:00Z"}
+
+
+@pytest.mark.parametrize("name", list(_examples()))
+def test_axis_titles_are_never_cut_short(name: str) -> None:
+    titled = [e for e in _encodings(_examples()[name].to_dict()) if e.get("title")]
+    assert titled and all(e.get("axis", {}).get("titleLimit", 0) >= 400 for e in titled), titled
+
+
+def test_the_occupancy_chart_marks_units_over_capacity() -> None:
+    census = pl.DataFrame({"name": ["Ward A", "Ward B"], "census": [31, 20], "beds": [30, 30]})
+    spec = charts.occupancy_chart(census).to_dict()
+    rows = {row["name"]: row["occupancy_percent"] for row in _rows(spec)}
+    assert rows == {"Ward A": 103.3, "Ward B": 66.7}
+    assert charts.VERMILION in json.dumps(spec["layer"][0]["encoding"]["color"])

@@ -12,9 +12,16 @@ from fastapi.testclient import TestClient
 
 from ops.store import open_store
 from ops.store.tokens import create_token
-from tests.ui.test_view_pages import build_view_store
+from tests.ui.test_view_support import build_view_store
 from ui.api import ApiSettings, create_app
-from ui.view.sources import CENSUS_SCHEMA, ApiSource, EmbeddedSource, JobView, ViewSourceError
+from ui.view.sources import (
+    CENSUS_HISTORY_SCHEMA,
+    CENSUS_SCHEMA,
+    ApiSource,
+    EmbeddedSource,
+    JobView,
+    ViewSourceError,
+)
 
 
 @pytest.fixture
@@ -83,3 +90,60 @@ def test_an_api_that_is_down_is_a_plain_error() -> None:
     api = ApiSource("http://127.0.0.1:9", "x", timeout_s=0.5)
     with pytest.raises(ViewSourceError, match="did not answer"):
         api.scenario_names()
+
+
+def test_history_drafts_failures_scenarios_and_runs_agree(
+    both_sources: tuple[EmbeddedSource, ApiSource],
+) -> None:
+    embedded, api = both_sources
+    forecast = embedded.census_forecast()
+    assert forecast is not None
+    direct, remote = embedded.census_history(forecast.as_of), api.census_history(forecast.as_of)
+    assert direct is not None and remote is not None and direct.height > 0
+    assert dict(remote.schema) == CENSUS_HISTORY_SCHEMA
+    assert remote.sort("unit_id", "at").equals(direct.sort("unit_id", "at"))
+    assert remote.get_column("high_acuity").drop_nulls().len() > 0  # from the twin snapshots kept
+
+    assert embedded.scenario_names() == api.scenario_names()
+    assert {"baseline", "winter_surge"} <= set(api.scenario_names())
+    surge = api.scenario_text("winter_surge")
+    assert surge is not None and surge == embedded.scenario_text("winter_surge")
+
+    assert api.draft_plan("roster") is None and api.last_nightly_failure() is None
+    published = embedded.plan("roster")
+    assert published is not None
+    draft = embedded.store.save_plan("roster", {"days": 1}, status="draft")
+    embedded.store.write_audit("nightly-plan", "nightly_plan", "failed", {"stage": "forecast", "error": "x"})
+    remote_draft = api.draft_plan("roster")
+    assert remote_draft is not None and remote_draft == embedded.draft_plan("roster")
+    failure = api.last_nightly_failure()
+    assert failure is not None and (failure["stage"], failure["error"], failure["outcome"]) == (
+        "forecast",
+        "x",
+        "failed",
+    )
+    after = api.publish_plan("roster", draft.version)
+    assert after.status == "published" and embedded.plan("roster") == after
+    with pytest.raises(ViewSourceError, match="404"):
+        api.publish_plan("roster", 999)
+
+    run_id = embedded.store.start_scenario_run(
+        "surge", "d", seed=1, replications=2, details={"against": "baseline"}
+    )
+    assert api.whatif_runs().equals(embedded.whatif_runs())
+    assert api.whatif_runs().get_column("run_id").to_list()[0] == run_id
+
+
+def test_a_viewer_token_may_read_but_not_publish(tmp_path: Path) -> None:
+    url = build_view_store(tmp_path, days=1, plans=False)
+    with open_store(url, results_dir=tmp_path / "results") as store:
+        draft = store.save_plan("roster", {"days": 1}, status="draft")
+        secret = create_token(store, name="wall-screen", role="viewer")[0]
+        with TestClient(create_app(ApiSettings(), store=store)) as client:
+            api = ApiSource("http://testserver", secret, client=client)
+            assert api.draft_plan("roster") is not None
+            with pytest.raises(ViewSourceError, match="does not let this token"):
+                api.publish_plan("roster", draft.version)
+            with pytest.raises(ViewSourceError, match="does not let this token"):
+                api.submit_whatif({"scenario": "winter_surge"})
+        assert store.latest_plan("roster") is None

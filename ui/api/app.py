@@ -15,6 +15,7 @@ from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from ops.jobs import JobRunner
+from ops.settings import ingest_salt
 from ops.store import Store, open_store
 from ui.api.errors import NotFound, Unavailable
 from ui.api.fhir import FhirIssue, FhirRejected, operation_outcome
@@ -42,12 +43,24 @@ def create_app(settings: ApiSettings | None = None, *, store: Store | None = Non
     -------
     FastAPI
         The ASGI application; serve it with uvicorn (``hospital-twin serve``).
+
+    Raises
+    ------
+    ops.settings.SaltNotConfigured
+        When no secret pseudonymisation salt is configured for the store (``POST /fhir`` turns real
+        identifiers into keys): the service refuses to start rather than use the public demo salt.
     """
     settings = settings or ApiSettings()
     owns_store = store is None
     served = (
         store if store is not None else open_store(settings.database_url, results_dir=settings.results_dir)
     )
+    try:
+        salt = ingest_salt(served, demo=settings.demo or None)
+    except BaseException:
+        if owns_store:
+            served.close()
+        raise
     runner = JobRunner(served, workers=settings.job_workers, replication_workers=settings.replication_workers)
 
     twins = TwinsSource(settings.twins_cache_seconds)
@@ -71,6 +84,7 @@ def create_app(settings: ApiSettings | None = None, *, store: Store | None = Non
     app.state.store = served
     app.state.jobs = runner
     app.state.twins = twins
+    app.state.salt = salt
 
     for module in (health, hospital, results, scenarios, jobs, fhir):
         app.include_router(module.router)

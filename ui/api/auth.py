@@ -3,7 +3,8 @@
 Roles (``ops.store.tokens.ROLES``):
 
 - ``viewer``: reads aggregates (units, census, forecasts, KPIs, plans, alerts, scenarios, jobs);
-- ``planner``: reads everything, pseudonymised twins included; saves scenarios; runs every job;
+- ``planner``: reads everything, pseudonymised twins included; saves scenarios; publishes plans; runs every
+  job;
 - ``executive``: reads aggregates, saves scenarios, runs what-ifs;
 - ``admin``: everything;
 - ``feed``: only sends FHIR bundles (``POST /fhir``), reads nothing.
@@ -27,6 +28,9 @@ SCENARIO_WRITE_ROLES = frozenset({"planner", "executive", "admin"})
 FEED_ROLES = frozenset({"feed", "admin"})
 """May send FHIR bundles."""
 
+PLAN_PUBLISH_ROLES = frozenset({"planner", "admin"})
+"""May publish a plan version (e.g. a draft roster)."""
+
 JOB_ROLES: dict[str, frozenset[str]] = {
     "whatif": frozenset({"planner", "executive", "admin"}),
     "roster": frozenset({"planner", "admin"}),
@@ -39,7 +43,9 @@ JOB_SUBMIT_ROLES = frozenset().union(*JOB_ROLES.values())
 """May submit or cancel jobs of some kind."""
 
 assert all(
-    role in ROLES for roles in (READ_ROLES, PATIENT_ROLES, SCENARIO_WRITE_ROLES, FEED_ROLES) for role in roles
+    role in ROLES
+    for roles in (READ_ROLES, PATIENT_ROLES, SCENARIO_WRITE_ROLES, FEED_ROLES, PLAN_PUBLISH_ROLES)
+    for role in roles
 )
 
 

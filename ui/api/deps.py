@@ -17,7 +17,15 @@ from ops.jobs import JobRunner
 from ops.store import Store
 from ops.store.tokens import find_token
 from ui.api.audit import record
-from ui.api.auth import FEED_ROLES, JOB_SUBMIT_ROLES, PATIENT_ROLES, READ_ROLES, SCENARIO_WRITE_ROLES, Caller
+from ui.api.auth import (
+    FEED_ROLES,
+    JOB_SUBMIT_ROLES,
+    PATIENT_ROLES,
+    PLAN_PUBLISH_ROLES,
+    READ_ROLES,
+    SCENARIO_WRITE_ROLES,
+    Caller,
+)
 from ui.api.settings import ApiSettings
 
 bearer = HTTPBearer(
@@ -44,9 +52,16 @@ async def get_settings(request: Request) -> ApiSettings:
     return settings
 
 
+async def get_salt(request: Request) -> bytes:
+    """The pseudonymisation salt of this service (:func:`ops.settings.ingest_salt`, resolved at start)."""
+    salt: bytes = request.app.state.salt
+    return salt
+
+
 StoreDep = Annotated[Store, Depends(get_store)]
 RunnerDep = Annotated[JobRunner, Depends(get_runner)]
 SettingsDep = Annotated[ApiSettings, Depends(get_settings)]
+SaltDep = Annotated[bytes, Depends(get_salt)]
 
 
 def _action(request: Request) -> str:
@@ -103,3 +118,4 @@ PatientReader = Annotated[Caller, Depends(allow(PATIENT_ROLES))]
 ScenarioWriter = Annotated[Caller, Depends(allow(SCENARIO_WRITE_ROLES))]
 Feed = Annotated[Caller, Depends(allow(FEED_ROLES))]
 JobSubmitter = Annotated[Caller, Depends(allow(JOB_SUBMIT_ROLES))]
+Publisher = Annotated[Caller, Depends(allow(PLAN_PUBLISH_ROLES))]

@@ -22,7 +22,7 @@ class ErrorPublic(BaseModel):
 def error_responses(*codes: int) -> dict[int | str, dict[str, object]]:
     """OpenAPI ``responses=`` entries for the given error status codes."""
     meaning = {
-        400: "The request is malformed",
+        400: "The request body cannot be read (not UTF-8 JSON text)",
         401: "No valid bearer token",
         403: "The token's role may not use this route",
         404: "Not found",

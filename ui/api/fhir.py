@@ -2,10 +2,11 @@
 
 The bundle is checked (a Bundle, of type batch or transaction, holding Encounter, Patient, Observation
 and Location resources only), then handed to ``ops.ingest.ingest_fhir_bundle`` when that pipeline is
-installed, else parsed with :func:`patients.fhir.parse_fhir` and appended to the event store in one
-transaction. Every fault becomes a FHIR OperationOutcome naming the element, e.g.
-``Bundle.entry[3].resource.status``; the rejected bundle is quarantined with the reason. Nothing here logs
-the bundle or any value from it.
+installed, else parsed with :func:`patients.fhir.parse_fhir` (with the service's salt, from
+:func:`ops.settings.ingest_salt`) and appended to the event store in one transaction. Every fault becomes a
+FHIR OperationOutcome naming the element, e.g. ``Bundle.entry[3].resource.status``, and the form expected,
+never the value found; the rejected bundle is quarantined with the reason. Nothing here logs the bundle or
+any value from it.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def check_bundle(bundle: Mapping[str, Any]) -> str:
     if bundle.get("resourceType") != "Bundle":
         raise FhirRejected(400, [FhirIssue("Bundle.resourceType", "invalid", "expected a FHIR Bundle")])
     bundle_type = bundle.get("type")
-    if bundle_type not in BUNDLE_TYPES:
+    if not isinstance(bundle_type, str) or bundle_type not in BUNDLE_TYPES:
         raise FhirRejected(
             400,
             [FhirIssue("Bundle.type", "not-supported", "only batch and transaction bundles are accepted")],
@@ -84,7 +85,7 @@ def check_bundle(bundle: Mapping[str, Any]) -> str:
             issues.append(FhirIssue(f"Bundle.entry[{number}].resource", "required", "expected a resource"))
             continue
         kind = resource.get("resourceType")
-        if kind not in ACCEPTED_RESOURCES:
+        if not isinstance(kind, str) or kind not in ACCEPTED_RESOURCES:
             accepted = ", ".join(sorted(ACCEPTED_RESOURCES))
             issues.append(
                 FhirIssue(
@@ -98,8 +99,17 @@ def check_bundle(bundle: Mapping[str, Any]) -> str:
     return BUNDLE_TYPES[bundle_type]
 
 
-def ingest_bundle(store: Store, bundle: Mapping[str, Any]) -> dict[str, Any]:
+def ingest_bundle(store: Store, bundle: Mapping[str, Any], salt: bytes) -> dict[str, Any]:
     """Check and ingest a bundle; returns the FHIR batch/transaction response Bundle.
+
+    Parameters
+    ----------
+    store
+        Where the events go.
+    bundle
+        The decoded bundle.
+    salt
+        The pseudonymisation salt (:func:`ops.settings.ingest_salt`).
 
     Raises
     ------
@@ -108,7 +118,7 @@ def ingest_bundle(store: Store, bundle: Mapping[str, Any]) -> dict[str, Any]:
     """
     try:
         response_type = check_bundle(bundle)
-        entry_statuses = _ingest(store, bundle)
+        entry_statuses = _ingest(store, bundle, salt)
     except FhirRejected as rejected:
         store.quarantine_message(
             json.dumps(bundle, sort_keys=True, default=str), str(rejected), source=QUARANTINE_SOURCE
@@ -121,7 +131,7 @@ def ingest_bundle(store: Store, bundle: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _ingest(store: Store, bundle: Mapping[str, Any]) -> list[str]:
+def _ingest(store: Store, bundle: Mapping[str, Any], salt: bytes) -> list[str]:
     entries = bundle.get("entry", [])
     ingest = optional_function("ops.ingest", "ingest_fhir_bundle")
     if ingest is not None:
@@ -131,7 +141,7 @@ def _ingest(store: Store, bundle: Mapping[str, Any]) -> list[str]:
             raise FhirRejected(422, [FhirIssue(error.location, "invalid", error.reason)]) from None
         return _statuses_from_pipeline(outcomes, len(entries))
     try:
-        events = parse_fhir(dict(bundle))
+        events = parse_fhir(dict(bundle), salt=salt)
     except EventParseError as error:
         raise FhirRejected(422, [FhirIssue(error.location, "invalid", error.reason)]) from None
     result = store.append_events(events)
@@ -165,3 +175,74 @@ def _statuses_from_pipeline(outcomes: Any, entries: int) -> list[str]:
 def _field(outcome: Any, name: str) -> Any:
     """An outcome's field, whether the pipeline gives objects or mappings."""
     return outcome.get(name) if isinstance(outcome, Mapping) else getattr(outcome, name, None)
+
+
+_CODING = {
+    "type": "object",
+    "properties": {"system": {"type": "string"}, "code": {"type": "string"}},
+}
+_CONCEPT = {"type": "object", "properties": {"coding": {"type": "array", "items": _CODING}, "text": {}}}
+_REFERENCE = {
+    "type": "object",
+    "properties": {"reference": {"type": "string"}, "identifier": {"type": "object"}},
+}
+_PERIOD = {"type": "object", "properties": {"start": {"type": "string"}, "end": {"type": "string"}}}
+_RESOURCE = {
+    "type": "object",
+    "required": ["resourceType"],
+    "properties": {
+        "resourceType": {"type": "string", "enum": sorted(ACCEPTED_RESOURCES)},
+        "id": {"type": "string"},
+        "meta": {
+            "type": "object",
+            "properties": {"versionId": {"type": "string"}, "lastUpdated": {"type": "string"}},
+        },
+        "status": {"type": "string"},
+        "class": _CODING,
+        "identifier": {
+            "type": "array",
+            "items": {"type": "object", "properties": {"type": _CONCEPT, "value": {"type": "string"}}},
+        },
+        "subject": _REFERENCE,
+        "encounter": _REFERENCE,
+        "period": _PERIOD,
+        "location": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {"location": _REFERENCE, "status": {"type": "string"}, "period": _PERIOD},
+            },
+        },
+        "partOf": _REFERENCE,
+        "physicalType": _CONCEPT,
+        "code": _CONCEPT,
+        "effectiveDateTime": {"type": "string"},
+        "valueQuantity": {"type": "object", "properties": {"value": {"type": "number"}, "code": {}}},
+    },
+}
+
+BUNDLE_OPENAPI_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["resourceType", "type"],
+    "properties": {
+        "resourceType": {"type": "string", "enum": ["Bundle"]},
+        "type": {"type": "string", "enum": sorted(BUNDLE_TYPES)},
+        "entry": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "fullUrl": {"type": "string"},
+                    "resource": _RESOURCE,
+                    "request": {"type": "object"},
+                },
+            },
+        },
+    },
+    "description": "A FHIR R4 Bundle (batch or transaction) of Encounter, Patient, Observation and Location",
+}
+"""The request body of ``POST /fhir`` as the OpenAPI document states it.
+
+A sketch of the FHIR structures we read, loose on purpose (FHIR allows far more), so that a fuzzer working
+from the OpenAPI document sends bundles that reach the FHIR parser rather than stopping at the shape check.
+"""

@@ -66,23 +66,22 @@ class CensusPublic(_Public):
 
 
 class TwinPublic(_Public):
-    """One stay's patient twin, pseudonymised: salted keys only."""
+    """One stay's patient twin, pseudonymised: salted keys, times to the hour, no bed."""
 
     encounter_id: str = Field(description="Salted key of the stay")
     patient_key: str = Field(description="Salted key of the patient")
     status: str
     unit: str | None
-    bed: str | None
-    unit_since: datetime | None
+    unit_since: datetime | None = Field(description="In this unit since, to the hour [UTC]")
     service: str | None
     admission_type: str | None
-    arrived_at: datetime | None
-    admitted_at: datetime | None
-    discharged_at: datetime | None
-    length_of_stay_hours: float | None = Field(description="Elapsed stay [hours]")
+    arrived_at: datetime | None = Field(description="Arrival, to the hour [UTC]")
+    admitted_at: datetime | None = Field(description="Admission, to the hour [UTC]")
+    discharged_at: datetime | None = Field(description="Discharge, to the hour [UTC]")
+    length_of_stay_hours: float | None = Field(description="Elapsed stay, whole hours [hours]")
     news2_score: int | None
     acuity_band: str | None
-    news2_observed_at: datetime | None
+    news2_observed_at: datetime | None = Field(description="Newest NEWS2 observation, to the hour [UTC]")
 
 
 class TwinsPublic(_Public):
@@ -91,6 +90,26 @@ class TwinsPublic(_Public):
     as_of: datetime
     count: int
     twins: list[TwinPublic]
+
+
+class CensusReadingPublic(_Public):
+    """The census of one unit at one past moment."""
+
+    unit_id: str
+    at: datetime
+    census: int = Field(description="Patients in the unit then [count]")
+    high_acuity: int | None = Field(
+        None, description="Of them, in the high NEWS2 band, when a twin snapshot was kept then [count]"
+    )
+
+
+class CensusHistoryPublic(_Public):
+    """The census by unit at past moments, counted from the stays in the event log."""
+
+    until: datetime = Field(description="End of the window asked for (readings stop at the newest event)")
+    days: int = Field(description="Days before ``until`` covered [days]")
+    step_hours: int = Field(description="Hours between readings [hours]")
+    readings: list[CensusReadingPublic]
 
 
 # -- forecasts --------------------------------------------------------------------------------------------
@@ -107,6 +126,12 @@ class ForecastPointPublic(_Public):
     p50: float | None
     p95: float | None
     mean_high_acuity: float | None
+    p05_high_acuity: float | None = Field(
+        None, description="5th percentile of high-acuity patients, when the forecast keeps it"
+    )
+    p95_high_acuity: float | None = Field(
+        None, description="95th percentile of high-acuity patients, when the forecast keeps it"
+    )
     beds: int | None
     p_over_capacity: float | None = Field(description="Share of paths with census above beds")
 
@@ -193,6 +218,34 @@ class PlanPublic(_Public):
     payload: dict[str, Any]
 
 
+class NightlyRunPublic(_Public):
+    """How the newest nightly plan run ended (from its audit entry)."""
+
+    outcome: str = Field(description="ok, failed or cancelled")
+    recorded_at: datetime
+    plan_date: str | None = Field(description="Local date the run planned from (YYYY-MM-DD)")
+    stage: str | None = Field(description="Stage it stopped at (failed or cancelled runs)")
+    error: str | None = Field(description="Why it failed, in words (failed or cancelled runs)")
+    plan_kind: str | None = Field(description="Kind of the plan published (ok runs)")
+    plan_version: int | None = Field(description="Version of the plan published (ok runs)")
+
+
+class WhatIfRunPublic(_Public):
+    """A run of the hospital model (a what-if and its baseline)."""
+
+    run_id: int = Field(description="Its KPIs are at GET /kpis/{run_id}")
+    scenario_name: str
+    scenario_version: int | None = Field(description="Saved version run (null for a shipped scenario)")
+    against: str | None = Field(description="Scenario compared against")
+    status: str = Field(description="running, finished, failed or cancelled")
+    seed: int
+    replications: int = Field(description="Replications asked for")
+    replications_finished: int | None
+    started_at: datetime
+    finished_at: datetime | None
+    has_results: bool = Field(description="True when its KPIs can be read")
+
+
 class AlertsPublic(_Public):
     """Pressure alerts of the latest nightly plan."""
 
@@ -233,6 +286,20 @@ class ScenarioSummaryPublic(_Public):
     latest_version: int
     digest: str
     created_at: datetime
+
+
+class ShippedScenarioSummaryPublic(_Public):
+    """A scenario file shipped with the product (run by name; save an edited copy to change it)."""
+
+    name: str
+    title: str = Field(description="The scenario's own name, e.g. 'Winter surge'")
+    digest: str = Field(description="SHA-256 of the TOML text")
+
+
+class ShippedScenarioPublic(ShippedScenarioSummaryPublic):
+    """A shipped scenario file with its text."""
+
+    toml_text: str
 
 
 # -- jobs -------------------------------------------------------------------------------------------------

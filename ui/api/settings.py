@@ -27,3 +27,7 @@ class ApiSettings(BaseSettings):
         30.0, ge=0.0, description="Twins are rebuilt at most this often while no new event arrives [seconds]"
     )
     forecast_hours: int = Field(14 * 24, ge=1, le=60 * 24, description="Forecast hours returned by default")
+    demo: bool = Field(
+        False,
+        description="Demo mode: allow the public demo salt (also HOSPITAL_TWIN_DEMO=1); never with real data",
+    )

@@ -9,7 +9,11 @@ from typing import Annotated
 
 import typer
 
+from ops.settings import SaltNotConfigured
 from ui.api import ApiSettings, create_app
+
+EXIT_NO_SALT = 2
+"""Exit status when no secret pseudonymisation salt is configured."""
 
 
 def serve(
@@ -24,13 +28,19 @@ def serve(
     """Serve the API (census, twins, forecasts, KPIs, plans, scenarios, jobs, FHIR ingestion).
 
     Every route but /health needs a bearer token from `hospital-twin token create`. The OpenAPI document
-    is at /openapi.json and readable at /docs.
+    is at /openapi.json and readable at /docs. FHIR bundles are pseudonymised with HOSPITAL_TWIN_SALT (or
+    the file HOSPITAL_TWIN_SALT_FILE; an embedded store keeps a random one in var/salt); with PostgreSQL and
+    neither set, the service refuses to start.
     """
     import uvicorn  # the server is only needed by this command
 
     settings = ApiSettings(job_workers=job_workers)
     if database is not None:
         settings = settings.model_copy(update={"database_url": database})
-    application = create_app(settings)
+    try:
+        application = create_app(settings)
+    except SaltNotConfigured as error:
+        typer.echo(f"serve: {error}", err=True)
+        raise typer.Exit(code=EXIT_NO_SALT) from None
     # Access logs carry the method, path and status only: no route takes an identifier in its path.
     uvicorn.run(application, host=host, port=port, log_level=log_level)

@@ -26,6 +26,7 @@ from typing import IO, Annotated
 import httpx
 import typer
 
+from ops.settings import SaltNotConfigured, ingest_salt
 from ops.store import open_store
 from ops.store.tokens import ROLES, create_token
 from ui.commands.view import VIEW_HOST, view_command, view_environment
@@ -72,6 +73,19 @@ def api_command(port: int, database: str | None) -> list[str]:
     if database is not None:
         command += ["--database", database]
     return command
+
+
+def check_salt(database: str | None) -> str | None:
+    """Why the API would refuse to start for want of a pseudonymisation salt, or ``None`` when it has one.
+
+    For the embedded store this creates its salt file (``var/salt``) the first time, as the API would.
+    """
+    with open_store(database) as store:
+        try:
+            ingest_salt(store)
+        except SaltNotConfigured as error:
+            return str(error)
+    return None
 
 
 def ensure_token(token_file: Path, database: str | None, role: str) -> bool:
@@ -160,6 +174,10 @@ def up(
         typer.echo("up: --api-port and --view-port must differ", err=True)
         raise typer.Exit(code=2)
 
+    no_salt = check_salt(database)
+    if no_salt is not None:
+        typer.echo(f"up: {no_salt}", err=True)
+        raise typer.Exit(code=2)
     created = ensure_token(token_file, database, token_role)
     api_url = f"http://{VIEW_HOST}:{api_port}"
     view_url = f"http://{VIEW_HOST}:{view_port}"

@@ -23,7 +23,10 @@ VIEW_HOST = "127.0.0.1"
 
 
 def view_command(port: int) -> list[str]:
-    """The ``streamlit run`` command line of the view on ``127.0.0.1:port``."""
+    """The ``streamlit run`` command line of the view on ``127.0.0.1:port``.
+
+    The toolbar is in ``viewer`` mode: planners see no developer menu and no *Deploy* button.
+    """
     return [
         sys.executable,
         "-m",
@@ -38,6 +41,8 @@ def view_command(port: int) -> list[str]:
         "true",
         "--browser.gatherUsageStats",
         "false",
+        "--client.toolbarMode",
+        "viewer",
     ]
 
 
@@ -70,7 +75,11 @@ def view(
         str, typer.Option(help="The hospital shown (saved or shipped scenario).")
     ] = "baseline",
 ) -> None:
-    """Open the command view (now, forecast, what-if, staffing, theatres, supply) in a browser."""
+    """Open the command view (now, forecast, what-if, staffing, theatres, supply) in a browser.
+
+    In embedded mode every save, run and publication is recorded in the audit log under the name in
+    HOSPITAL_TWIN_VIEW_USER (default: your user name on this machine).
+    """
     env = view_environment(api, database, scenario)
     mode = f"API {env[API_URL_ENV]}" if env.get(API_URL_ENV) else "embedded store"
     typer.echo(f"Command view on http://{VIEW_HOST}:{port} ({mode}); Ctrl+C stops it.")

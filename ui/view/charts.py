@@ -1,14 +1,19 @@
 """Chart builders of the command view: each takes a polars frame and returns an Altair chart.
 
 Colours come from the Okabe–Ito palette (distinguishable with the common colour-vision deficiencies);
-every axis names its unit.
+every axis names its unit, and axis titles are never cut short (``titleLimit``). Times are drawn as the
+hospital's wall-clock time, named on the axis (e.g. ``Time [Europe/London]``), whatever the browser's own
+time zone.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import altair as alt
+import pandas as pd
 import polars as pl
 
 OKABE_ITO: tuple[str, ...] = (
@@ -37,29 +42,85 @@ ChartObject = alt.Chart | alt.LayerChart | alt.FacetChart
 """What a chart builder returns: a chart Streamlit can show with ``st.altair_chart``."""
 
 
-def _records(frame: pl.DataFrame) -> list[dict[str, Any]]:
-    """Rows for Vega-Lite (datetimes as ISO text)."""
+TITLE_LIMIT = 600
+"""Longest axis title drawn in full [pixels]."""
+
+
+def _records(frame: pl.DataFrame, timezone: str = "UTC") -> pd.DataFrame:
+    """The chart's data: datetimes as the wall-clock time of ``timezone``, written as ISO text in "UTC".
+
+    Vega-Lite shows times in the browser's time zone unless the scale is ``utc``; the charts use ``utc``
+    scales, so writing the hospital's wall-clock time as if it were UTC draws that wall-clock time. The data
+    is a data frame, not inline values: Streamlit sends it to the browser as Arrow beside the spec, and the
+    spec (validated by Altair on every render) stays small, which keeps a page of charts well under a second.
+    """
     out = frame.with_columns(
         [
-            pl.col(name).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+            pl.col(name)
+            .dt.convert_time_zone(timezone)
+            .dt.replace_time_zone(None)
+            .dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+            if getattr(dtype, "time_zone", None)
+            else pl.col(name).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
             for name, dtype in frame.schema.items()
             if dtype == pl.Datetime
         ]
     )
-    return out.to_dicts()
+    return out.to_pandas()
+
+
+TimeDomain = tuple[datetime, datetime]
+"""First and last moment a time axis shows [UTC, timezone-aware]."""
+
+
+def _wall_clock(moment: datetime, timezone: str) -> str:
+    """A moment as the hospital's wall-clock time, in the form :func:`_records` writes."""
+    return moment.astimezone(ZoneInfo(timezone)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _time_axis(timezone: str, domain: TimeDomain | None = None) -> alt.X:
+    scale = alt.Scale(type="utc")
+    if domain is not None:
+        scale = alt.Scale(
+            type="utc", domain=[_wall_clock(domain[0], timezone), _wall_clock(domain[1], timezone)]
+        )
+    return alt.X(
+        "at:T",
+        title=f"Time [{timezone}]",
+        scale=scale,
+        axis=alt.Axis(format="%a %d %b", titleLimit=TITLE_LIMIT, labelOverlap=True),
+    )
+
+
+def _when(timezone: str) -> alt.Tooltip:
+    return alt.Tooltip("at:T", title=f"time [{timezone}]", format="%a %d %b %H:%M", formatType="utc")
+
+
+def _y(field: str, title: str, **options: Any) -> alt.Y:
+    """A count axis from zero, labelled ``0, 2.5, 5`` (no trailing zeros), its title never cut."""
+    options.setdefault("scale", alt.Scale(domainMin=0, nice=True))
+    return alt.Y(field, title=title, axis=alt.Axis(titleLimit=TITLE_LIMIT, format=".1~f"), **options)
 
 
 def occupancy_chart(census: pl.DataFrame) -> ChartObject:
-    """Occupancy by unit [% of staffed beds], with the 100 % line (``ui.view.sources.CENSUS_SCHEMA``)."""
+    """Occupancy by unit [% of staffed beds], one bar per unit, with the 100 % line.
+
+    ``census`` has the columns of ``ui.view.sources.CENSUS_SCHEMA``; bars over 100 % are vermilion.
+    """
     frame = census.filter(pl.col("beds") > 0).with_columns(
         (100.0 * pl.col("census") / pl.col("beds")).round(1).alias("occupancy_percent")
     )
     bars = (
-        alt.Chart(alt.Data(values=_records(frame)))
+        alt.Chart(_records(frame))
         .mark_bar()
         .encode(
-            x=alt.X("name:N", title="Unit", sort=None),
-            y=alt.Y("occupancy_percent:Q", title="Occupancy [% of staffed beds]"),
+            y=alt.Y("name:N", title="Unit", sort=None, axis=alt.Axis(labelLimit=260, titleLimit=TITLE_LIMIT)),
+            x=alt.X(
+                "occupancy_percent:Q",
+                title="Occupancy [% of staffed beds]",
+                scale=alt.Scale(domainMin=0, nice=True),
+                axis=alt.Axis(titleLimit=TITLE_LIMIT),
+            ),
             color=alt.condition(alt.datum.occupancy_percent > 100, alt.value(VERMILION), alt.value(BLUE)),
             tooltip=["name:N", "census:Q", "beds:Q", "occupancy_percent:Q"],
         )
@@ -67,12 +128,18 @@ def occupancy_chart(census: pl.DataFrame) -> ChartObject:
     full = (
         alt.Chart(alt.Data(values=[{"full": 100}]))
         .mark_rule(color=GREY, strokeDash=[4, 4])
-        .encode(y="full:Q")
+        .encode(x="full:Q")
     )
-    return alt.layer(bars, full).properties(height=260)
+    return alt.layer(bars, full).properties(height=alt.Step(18))
 
 
-def census_forecast_chart(points: pl.DataFrame, actuals: pl.DataFrame | None = None) -> ChartObject:
+def census_forecast_chart(
+    points: pl.DataFrame,
+    actuals: pl.DataFrame | None = None,
+    *,
+    timezone: str = "UTC",
+    domain: TimeDomain | None = None,
+) -> ChartObject:
     """One unit's census forecast: 5–95 % band, mean, beds, and past actuals as dots.
 
     Parameters
@@ -81,37 +148,69 @@ def census_forecast_chart(points: pl.DataFrame, actuals: pl.DataFrame | None = N
         Rows of ``CENSUS_FORECAST_SCHEMA`` for one unit.
     actuals
         Optional ``(at, census)`` rows: the census counted at past moments [patients].
+    timezone
+        The hospital's time zone: the axis shows its wall-clock time.
+    domain
+        The time span drawn (default: the data's); give the same one to the acuity chart below it.
     """
-    data = alt.Data(values=_records(points))
-    x = alt.X("at:T", title="Time [UTC]")
+    data = _records(points, timezone)
+    x = _time_axis(timezone, domain)
     band = (
         alt.Chart(data)
         .mark_area(opacity=0.3, color=SKY)
-        .encode(x=x, y=alt.Y("p05:Q", title="Census [patients]"), y2="p95:Q")
+        .encode(x=x, y=_y("p05:Q", "Census [patients]"), y2="p95:Q")
     )
-    mean = alt.Chart(data).mark_line(color=BLUE).encode(x=x, y="mean:Q", tooltip=["at:T", "mean:Q", "p95:Q"])
+    mean = (
+        alt.Chart(data)
+        .mark_line(color=BLUE)
+        .encode(x=x, y="mean:Q", tooltip=[_when(timezone), "mean:Q", "p05:Q", "p95:Q", "beds:Q"])
+    )
     beds = alt.Chart(data).mark_line(color=VERMILION, strokeDash=[5, 3]).encode(x=x, y="beds:Q")
     layers: list[Any] = [band, mean, beds]
     if actuals is not None and actuals.height > 0:
         layers.append(
-            alt.Chart(alt.Data(values=_records(actuals)))
+            alt.Chart(_records(actuals.select("at", "census"), timezone))
             .mark_point(color="#000000", filled=True, size=30)
-            .encode(x="at:T", y="census:Q", tooltip=["at:T", "census:Q"])
+            .encode(x=x, y="census:Q", tooltip=[_when(timezone), "census:Q"])
         )
-    return alt.layer(*layers).properties(height=240)
+    return alt.layer(*layers).properties(height=260)
 
 
-def acuity_forecast_chart(points: pl.DataFrame) -> ChartObject:
-    """Expected high-acuity patients (NEWS2 high band) by hour for one unit [patients]."""
-    return (
-        alt.Chart(alt.Data(values=_records(points)))
-        .mark_line(color=ORANGE)
-        .encode(
-            x=alt.X("at:T", title="Time [UTC]"),
-            y=alt.Y("mean_high_acuity:Q", title="High acuity [patients]"),
+def acuity_forecast_chart(
+    points: pl.DataFrame,
+    actuals: pl.DataFrame | None = None,
+    *,
+    timezone: str = "UTC",
+    domain: TimeDomain | None = None,
+) -> ChartObject:
+    """High-acuity patients (NEWS2 high band) by hour for one unit [patients].
+
+    The expected number as a line; its 5–95 % band when the forecast has ``p05_high_acuity`` and
+    ``p95_high_acuity``; the patients counted in the high band at past moments as dots when ``actuals``
+    has ``high_acuity``. ``timezone`` and ``domain`` as for :func:`census_forecast_chart`.
+    """
+    data = _records(points, timezone)
+    x = _time_axis(timezone, domain)
+    y = _y("mean_high_acuity:Q", "High acuity [patients]")
+    layers: list[Any] = []
+    if {"p05_high_acuity", "p95_high_acuity"} <= set(points.columns):
+        layers.append(
+            alt.Chart(data)
+            .mark_area(opacity=0.3, color=ORANGE)
+            .encode(x=x, y=_y("p05_high_acuity:Q", "High acuity [patients]"), y2="p95_high_acuity:Q")
         )
-        .properties(height=140)
+    layers.append(
+        alt.Chart(data)
+        .mark_line(color=VERMILION)
+        .encode(x=x, y=y, tooltip=[_when(timezone), alt.Tooltip("mean_high_acuity:Q", format=".1f")])
     )
+    if actuals is not None and actuals.height > 0 and "high_acuity" in actuals.columns:
+        layers.append(
+            alt.Chart(_records(actuals.select("at", "high_acuity").drop_nulls(), timezone))
+            .mark_point(color="#000000", filled=True, size=30)
+            .encode(x=x, y="high_acuity:Q", tooltip=[_when(timezone), "high_acuity:Q"])
+        )
+    return alt.layer(*layers).properties(height=200)
 
 
 def comparison_chart(comparison: pl.DataFrame, clip_percent: float = 100.0) -> ChartObject:
@@ -136,8 +235,8 @@ def comparison_chart(comparison: pl.DataFrame, clip_percent: float = 100.0) -> C
         .otherwise(pl.lit("no clear change"))
         .alias("verdict"),
     )
-    data = alt.Data(values=_records(frame))
-    y = alt.Y("metric:N", title="KPI", sort=None, axis=alt.Axis(labelLimit=260))
+    data = _records(frame)
+    y = alt.Y("metric:N", title="KPI", sort=None, axis=alt.Axis(labelLimit=260, titleLimit=TITLE_LIMIT))
     x_scale = alt.Scale(domain=[-clip_percent, clip_percent], clamp=True)
     colour = alt.Color(
         "verdict:N",
@@ -153,6 +252,7 @@ def comparison_chart(comparison: pl.DataFrame, clip_percent: float = 100.0) -> C
                 "lower_percent:Q",
                 title=f"What-if minus baseline [% of baseline mean; axis cut at ±{clip_percent:.0f} %]",
                 scale=x_scale,
+                axis=alt.Axis(titleLimit=TITLE_LIMIT),
             ),
             x2="upper_percent:Q",
             color=colour,
@@ -172,21 +272,24 @@ def comparison_chart(comparison: pl.DataFrame, clip_percent: float = 100.0) -> C
     return alt.layer(zero, whiskers, dots).properties(height=max(120, 22 * frame.height))
 
 
-def roster_grid_chart(assignments: pl.DataFrame, max_nurses: int = 60) -> ChartObject:
-    """The roster as a nurse × day grid coloured by shift (``ROSTER_ASSIGNMENTS_SCHEMA`` rows)."""
+def roster_grid_chart(assignments: pl.DataFrame, max_nurses: int = 400) -> ChartObject:
+    """The roster as a nurse × day grid coloured by shift (``ROSTER_ASSIGNMENTS_SCHEMA`` rows).
+
+    Every nurse of the rows is drawn (up to ``max_nurses``), one row of cells each, in the order given.
+    """
     nurses = assignments.get_column("nurse_id").unique(maintain_order=True).head(max_nurses).to_list()
     frame = assignments.filter(pl.col("nurse_id").is_in(nurses))
     shifts = sorted(frame.get_column("shift").unique().to_list())
     return (
-        alt.Chart(alt.Data(values=_records(frame.with_columns(pl.col("day").cast(pl.String)))))
+        alt.Chart(_records(frame.with_columns(pl.col("day").cast(pl.String))))
         .mark_rect()
         .encode(
-            x=alt.X("day:O", title="Day [local date]"),
-            y=alt.Y("nurse_id:N", title="Nurse", sort=nurses),
+            x=alt.X("day:O", title="Day [local date]", axis=alt.Axis(titleLimit=TITLE_LIMIT)),
+            y=alt.Y("nurse_id:N", title="Nurse", sort=nurses, axis=alt.Axis(titleLimit=TITLE_LIMIT)),
             color=alt.Color("shift:N", title="Shift", scale=alt.Scale(domain=shifts, range=list(OKABE_ITO))),
             tooltip=["nurse_id:N", "day:N", "shift:N", "unit_id:N", "skill:N"],
         )
-        .properties(height=alt.Step(20))
+        .properties(height=alt.Step(14))
     )
 
 
@@ -208,12 +311,17 @@ def theatre_gantt_chart(cases: pl.DataFrame, session_start_minute: int = 8 * 60)
     )
     services = sorted(frame.get_column("service").unique().to_list())
     return (
-        alt.Chart(alt.Data(values=_records(frame)))
+        alt.Chart(_records(frame))
         .mark_bar()
         .encode(
-            x=alt.X("start_hour:Q", title="Time of day [hours]", scale=alt.Scale(zero=False)),
+            x=alt.X(
+                "start_hour:Q",
+                title="Time of day [hours]",
+                scale=alt.Scale(zero=False),
+                axis=alt.Axis(titleLimit=TITLE_LIMIT),
+            ),
             x2="end_hour:Q",
-            y=alt.Y("session:N", title="Day · theatre", sort=None),
+            y=alt.Y("session:N", title="Day · theatre", sort=None, axis=alt.Axis(titleLimit=TITLE_LIMIT)),
             color=alt.Color(
                 "service:N", title="Service", scale=alt.Scale(domain=services, range=list(OKABE_ITO))
             ),
@@ -226,13 +334,13 @@ def theatre_gantt_chart(cases: pl.DataFrame, session_start_minute: int = 8 * 60)
 def elective_beds_chart(beds_by_day: list[int], elective_beds: int) -> ChartObject:
     """Elective patients in bed per plan day [patients] against the elective beds."""
     values = [{"day": day, "patients": count, "beds": elective_beds} for day, count in enumerate(beds_by_day)]
-    data = alt.Data(values=values)
+    data = pd.DataFrame(values)
     bars = (
         alt.Chart(data)
         .mark_bar(color=GREEN)
         .encode(
-            x=alt.X("day:O", title="Plan day [days from start]"),
-            y=alt.Y("patients:Q", title="Elective patients [beds]"),
+            x=alt.X("day:O", title="Plan day [days from start]", axis=alt.Axis(titleLimit=TITLE_LIMIT)),
+            y=alt.Y("patients:Q", title="Elective patients [beds]", axis=alt.Axis(titleLimit=TITLE_LIMIT)),
         )
     )
     limit = alt.Chart(data).mark_rule(color=VERMILION, strokeDash=[4, 4]).encode(y="beds:Q")
@@ -243,11 +351,15 @@ def stockout_risk_chart(par_levels: pl.DataFrame) -> ChartObject:
     """Chance of running out of each item over the plan [%] (``PAR_LEVELS_SCHEMA`` rows)."""
     frame = par_levels.with_columns((100.0 * pl.col("stockout_risk")).alias("stockout_percent"))
     return (
-        alt.Chart(alt.Data(values=_records(frame)))
+        alt.Chart(_records(frame))
         .mark_bar()
         .encode(
-            x=alt.X("stockout_percent:Q", title="Chance of a stock-out over the plan [%]"),
-            y=alt.Y("item:N", title="Item", sort="-x"),
+            x=alt.X(
+                "stockout_percent:Q",
+                title="Chance of a stock-out over the plan [%]",
+                axis=alt.Axis(titleLimit=TITLE_LIMIT),
+            ),
+            y=alt.Y("item:N", title="Item", sort="-x", axis=alt.Axis(titleLimit=TITLE_LIMIT)),
             color=alt.condition(alt.datum.stockout_percent >= 5, alt.value(VERMILION), alt.value(BLUE)),
             tooltip=["item:N", "stockout_percent:Q", "par_level:Q", "fill_rate:Q"],
         )

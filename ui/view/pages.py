@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -16,9 +16,11 @@ import streamlit as st
 
 from ops.nightly import ALERT_PROBABILITY, likelihood_words
 from ops.sim.kpis import metric_info
+from scenarios.schema import Hospital
 from scheduler.staffing.demand import shift_of_hours
 from ui.view import charts
 from ui.view.sources import (
+    ACUITY_BAND_COLUMNS,
     CensusForecastView,
     CensusNow,
     PlanView,
@@ -204,19 +206,45 @@ def unit_names(source: ViewSource) -> dict[str, str]:
     return {} if scenario is None else {unit.id: unit.name for unit in scenario.hospital.units}
 
 
-def part_of_day(moment: datetime) -> str:
-    """'night' (20:00–08:00), 'morning', 'afternoon' or 'evening' of a time [hour of the day]."""
-    hour = moment.hour
-    if hour >= 20 or hour < 8:
-        return "night"
-    return "morning" if hour < 12 else ("afternoon" if hour < 17 else "evening")
+def shift_words(hospital: Hospital, day: date, shift_id: str) -> str:
+    """A shift in plain words, with the local day it starts on and its hours.
+
+    A shift that crosses midnight is named after the evening it starts: the night shift of a Tuesday runs
+    from Tuesday 23:00 to Wednesday 07:00, so 00:30 on Wednesday falls in *Tuesday night*.
+
+    >>> from scenarios import load_scenario, scenario_path
+    >>> hospital = load_scenario(scenario_path("baseline")).hospital
+    >>> shift_words(hospital, date(2024, 3, 5), "night")
+    'Tuesday night shift (Tuesday 5 March 23:00 to Wednesday 6 March 07:00)'
+    >>> shift_words(hospital, date(2024, 3, 6), "early")
+    'Wednesday early shift (07:00 to 15:00)'
+    """
+    shift = next((s for s in hospital.shifts if s.id == shift_id), None)
+    if shift is None:
+        return f"{day:%A} {shift_id} shift"
+    name = (shift.name or shift.id).lower()
+    start, end = str(shift.start)[:5], str(shift.end)[:5]
+    crosses_midnight = end <= start
+    label = f"{day:%A} {name}" + ("" if "shift" in name else " shift")
+    if not crosses_midnight:
+        return f"{label} ({start} to {end})"
+    following = day + timedelta(days=1)
+    starts, ends = (
+        f"{day:%A} {day.day} {day:%B} {start}",
+        f"{following:%A} {following.day} {following:%B} {end}",
+    )
+    return f"{label} ({starts} to {ends})"
 
 
-def forecast_alerts(points: pl.DataFrame, names: dict[str, str], timezone: str = "UTC") -> list[str]:
-    """Plain-language alerts: per unit, the first time over-capacity is at least likely.
+def forecast_alerts(
+    points: pl.DataFrame, names: dict[str, str], hospital: Hospital | None = None
+) -> list[str]:
+    """Plain-language alerts: per unit, the first hour when over-capacity is at least likely.
 
-    ``points`` are ``CENSUS_FORECAST_SCHEMA`` rows; the chance is the forecast's ``p_over_capacity``; days
-    and parts of the day are told in the hospital's ``timezone``.
+    ``points`` are ``CENSUS_FORECAST_SCHEMA`` rows; the chance is the forecast's ``p_over_capacity``. The
+    hour is told in the hospital's time zone with the shift it falls in (:func:`shift_words`), e.g. *"Ward
+    A is likely (80%) to be over capacity from 00:00 on Wednesday 6 March, in the Tuesday night shift
+    (Tuesday 5 March 23:00 to Wednesday 6 March 07:00; 28 beds)"*. Without a hospital, times are UTC.
     """
     first = (
         points.filter(pl.col("p_over_capacity") >= ALERT_PROBABILITY)
@@ -224,13 +252,26 @@ def forecast_alerts(points: pl.DataFrame, names: dict[str, str], timezone: str =
         .group_by("unit_id", maintain_order=True)
         .first()
     )
+    if first.height == 0:
+        return []
+    zone = ZoneInfo(hospital.timezone if hospital is not None else "UTC")
+    shifts = (
+        shift_of_hours(first.get_column("at").dt.cast_time_unit("us"), hospital)
+        if hospital is not None
+        else None
+    )
     messages = []
-    for row in first.iter_rows(named=True):
+    for number, row in enumerate(first.iter_rows(named=True)):
         chance = float(row["p_over_capacity"])
-        at: datetime = row["at"].astimezone(ZoneInfo(timezone))
+        at: datetime = row["at"].astimezone(zone)
+        when = f"from {at:%H:%M} on {at:%A} {at.day} {at:%B}"
+        shift_id = None if shifts is None else shifts.get_column("shift")[number]
+        if hospital is not None and shifts is not None and shift_id is not None:
+            when += f", in the {shift_words(hospital, shifts.get_column('day')[number], shift_id)}"
+        zone_note = "" if hospital is not None else " UTC"
         messages.append(
             f"{names.get(row['unit_id'], row['unit_id'])} is {likelihood_words(chance)} ({chance:.0%}) to be "
-            f"over capacity on {at:%A} {part_of_day(at)} ({at:%d %B}, {row['beds']} beds)"
+            f"over capacity {when}{zone_note} ({row['beds']} beds)"
         )
     return messages
 
@@ -245,25 +286,43 @@ def page_forecast(source: ViewSource) -> None:
     points = forecast.points
     units = points.get_column("unit_id").unique(maintain_order=True).to_list()
     st.caption(f"Forecast made from {forecast.as_of:%A %d %B %Y, %H:%M} UTC; band: 5th to 95th percentile.")
-    chosen = st.multiselect("Units", units, default=units[: min(4, len(units))])
+    chosen = st.multiselect("Units", units, default=units_most_at_risk(points, 4))
     history: pl.DataFrame | None = read(source, "history", forecast.as_of)
     if history is None or history.height == 0:
         st.caption("Past days' census is not available from this source.")
     horizon_end = forecast.as_of + timedelta(days=14)
     names = unit_names(source)
     scenario = cached_hospital(source)
-    zone = "UTC" if scenario is None else scenario.hospital.timezone
-    for message in forecast_alerts(points, names, zone):
+    hospital = None if scenario is None else scenario.hospital
+    zone = "UTC" if hospital is None else hospital.timezone
+    shown = points.filter(pl.col("at") <= horizon_end)
+    for message in forecast_alerts(shown, names, hospital):
         st.warning(message)
+    if not all(column in points.columns for column in ACUITY_BAND_COLUMNS):
+        st.caption("Acuity: expected high-acuity patients (this forecast keeps no band for them).")
+    first_shown = forecast.as_of
+    if history is not None and history.height > 0:
+        first_shown = min(first_shown, history.get_column("at").min())  # type: ignore[type-var]
+    domain = (first_shown, min(horizon_end, shown.get_column("at").max() or horizon_end))  # type: ignore[type-var]
     for unit in chosen:
-        unit_points = points.filter((pl.col("unit_id") == unit) & (pl.col("at") <= horizon_end))
+        unit_points = shown.filter(pl.col("unit_id") == unit)
         actuals = None if history is None else history.filter(pl.col("unit_id") == unit)
         worst = unit_points.get_column("p_over_capacity").max()
         st.subheader(names.get(unit, unit))
         if isinstance(worst, float) and 0.1 <= worst < ALERT_PROBABILITY:
             st.caption(f"Up to {worst:.0%} chance of more patients than beds within the forecast.")
-        st.altair_chart(charts.census_forecast_chart(unit_points, actuals), width="stretch")
-        st.altair_chart(charts.acuity_forecast_chart(unit_points), width="stretch")
+        census = charts.census_forecast_chart(unit_points, actuals, timezone=zone, domain=domain)
+        st.altair_chart(census, width="stretch")
+        acuity = charts.acuity_forecast_chart(unit_points, actuals, timezone=zone, domain=domain)
+        st.altair_chart(acuity, width="stretch")
+
+
+def units_most_at_risk(points: pl.DataFrame, count: int) -> list[str]:
+    """The ``count`` units with the highest chance of more patients than beds (ties in forecast order)."""
+    order = {unit: k for k, unit in enumerate(points.get_column("unit_id").unique(maintain_order=True))}
+    worst = points.group_by("unit_id").agg(pl.col("p_over_capacity").max().fill_null(0.0).alias("worst"))
+    ranked = sorted(worst.iter_rows(named=True), key=lambda row: (-row["worst"], order[row["unit_id"]]))
+    return [row["unit_id"] for row in ranked[:count]]
 
 
 def page_whatif(source: ViewSource) -> None:
@@ -306,6 +365,7 @@ def page_whatif(source: ViewSource) -> None:
     job_id = st.session_state.get("whatif_job")
     if job_id is None:
         st.caption("Pick a scenario and run it: the comparison with the baseline appears here.")
+        _earlier_runs(source)
         return
     bar = st.progress(0.0, text="what-if queued")
     job = source.job(job_id)
@@ -325,9 +385,46 @@ def page_whatif(source: ViewSource) -> None:
         return
     st.subheader(f"{job.result.get('scenario')} against {job.result.get('against')}")
     st.caption(f"{job.result.get('replications')} paired replications; intervals are 95 % t intervals.")
-    table = comparison_table(comparison)
-    st.dataframe(table.to_pandas(), hide_index=True, width="stretch", key="comparison_table")
+    _show_comparison(comparison)
+    if st.button("Run another what-if"):
+        st.session_state.pop("whatif_job", None)
+        st.rerun()
+
+
+def _show_comparison(comparison: pl.DataFrame) -> None:
+    """Every KPI side by side (a plain table, every row visible), then the chart of the differences."""
+    table = comparison_table(comparison).with_columns(
+        pl.col("clear change").replace_strict({True: "yes", False: "no"}, default="–", return_dtype=pl.String)
+    )
+    st.table(table.to_pandas().set_index("KPI").style.format(precision=2, thousands=",", na_rep="–"))
     st.altair_chart(charts.comparison_chart(comparison), width="stretch")
+
+
+def _earlier_runs(source: ViewSource) -> None:
+    """Earlier what-if runs, to look at one's comparison again."""
+    try:
+        runs = source.whatif_runs()
+    except ViewSourceError as error:
+        st.warning(str(error))
+        return
+    runs = runs.filter(pl.col("has_results").fill_null(False))
+    if runs.height == 0:
+        return
+    st.subheader("Earlier runs")
+    labels = {
+        f"run {row['run_id']}: {row['scenario_name']} against {row['against'] or 'baseline'}, "
+        f"{row['replications']} replications, {row['status']}"
+        + (f", {row['started_at']:%d %b %H:%M} UTC" if row["started_at"] is not None else ""): row["run_id"]
+        for row in runs.iter_rows(named=True)
+    }
+    chosen = st.selectbox("Show an earlier run", ["(none)", *labels], index=0)
+    if chosen == "(none)":
+        return
+    comparison = source.comparison(int(labels[chosen]))
+    if comparison is None or comparison.height == 0:
+        missing("That run kept no comparison.")
+        return
+    _show_comparison(comparison)
 
 
 def kpi_words(metric: str) -> tuple[str, str]:
@@ -405,7 +502,16 @@ def page_staffing(source: ViewSource) -> None:
     assignments = payload.get("assignments") or []
     if assignments:
         frame = pl.DataFrame(assignments, infer_schema_length=None)
-        units = sorted(frame.get_column("unit_id").unique().to_list())
+        unfilled_by_unit: dict[str, int] = {}
+        for alert in payload.get("alerts") or []:
+            if alert.get("kind") == "unfilled_shift":
+                unfilled_by_unit[str(alert.get("unit_id"))] = (
+                    unfilled_by_unit.get(str(alert.get("unit_id")), 0) + 1
+                )
+        # The unit with the most unfilled shifts first: that is the grid the planner needs to look at.
+        units = sorted(
+            frame.get_column("unit_id").unique().to_list(), key=lambda u: (-unfilled_by_unit.get(u, 0), u)
+        )
         unit = st.selectbox("Unit", units)
         st.altair_chart(charts.roster_grid_chart(frame.filter(pl.col("unit_id") == unit)), width="stretch")
     unfilled = [a for a in payload.get("alerts") or [] if a.get("kind") == "unfilled_shift"]
@@ -434,7 +540,8 @@ def page_theatres(source: ViewSource) -> None:
         f"{summary.get('peak_elective_beds', '–')} of {summary.get('elective_beds', '–')}",
     )
     st.caption(
-        f"Plan version {plan.version} from {payload.get('start', '?')} for {payload.get('days', '?')} days."
+        f"Plan version {plan.version} from {_day_text(payload.get('start'))} "
+        f"for {payload.get('days', '?')} days."
     )
     cases = payload.get("cases") or []
     if cases:
@@ -458,7 +565,8 @@ def page_supply(source: ViewSource) -> None:
         return
     payload = plan.payload
     st.caption(
-        f"Plan version {plan.version} from {payload.get('start', '?')} for {payload.get('days', '?')} days; "
+        f"Plan version {plan.version} from {_day_text(payload.get('start'))} "
+        f"for {payload.get('days', '?')} days; "
         f"status {payload.get('status', '?')}, cost {float(payload.get('total_cost') or 0):,.0f}."
     )
     par = payload.get("par_levels") or []
@@ -477,6 +585,15 @@ def page_supply(source: ViewSource) -> None:
         st.dataframe(pl.DataFrame(orders, infer_schema_length=None).to_pandas(), hide_index=True)
     else:
         st.caption("No orders in this plan.")
+
+
+def _day_text(moment: Any) -> str:
+    """A plan's start (ISO text) as a day in words, e.g. 'Friday 8 March 2024'."""
+    try:
+        day = datetime.fromisoformat(str(moment))
+    except ValueError:
+        return str(moment) if moment else "?"
+    return f"{day:%A} {day.day} {day:%B %Y}"
 
 
 PAGES: dict[str, Callable[[ViewSource], None]] = {

@@ -7,10 +7,13 @@ plain words instead of failing.
 
 from __future__ import annotations
 
+import getpass
+import logging
 import os
+import re
 import threading
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 import httpx
@@ -20,6 +23,13 @@ from ops.sim.compare import COMPARISON_SCHEMA
 from ops.store import Store, open_store
 from patients.census.schema import CENSUS_FORECAST_SCHEMA
 from scenarios import Scenario
+from ui.api import services
+from ui.api.services import (
+    ACUITY_BAND_COLUMNS,
+    CENSUS_HISTORY_SCHEMA,
+    HISTORY_LOOKBACK_DAYS,
+    HISTORY_STEP_HOURS,
+)
 
 API_URL_ENV = "HOSPITAL_TWIN_API_URL"
 """Environment variable with the API's base URL; when set the view reads from the API."""
@@ -29,6 +39,12 @@ API_TOKEN_ENV = "HOSPITAL_TWIN_API_TOKEN"
 
 SCENARIO_ENV = "HOSPITAL_TWIN_VIEW_SCENARIO"
 """Environment variable naming the hospital scenario of the embedded view (default ``baseline``)."""
+
+VIEW_USER_ENV = "HOSPITAL_TWIN_VIEW_USER"
+"""Environment variable naming who uses the embedded view, for its audit entries (default: the OS user)."""
+
+VIEW_ACTOR_ROLE = "command-view"
+"""How the embedded view appears after the user's name in the audit log, e.g. ``"ana (command-view)"``."""
 
 CENSUS_SCHEMA: dict[str, pl.DataType] = {
     "unit_id": pl.String(),
@@ -42,24 +58,63 @@ CENSUS_SCHEMA: dict[str, pl.DataType] = {
 }
 """One row per unit: the census now as the view shows it (``ops.live.CENSUS_NOW_SCHEMA`` plus the name)."""
 
-CENSUS_HISTORY_SCHEMA: dict[str, pl.DataType] = {
-    "unit_id": pl.String(),
-    "at": pl.Datetime("us", "UTC"),
-    "census": pl.Int32(),
+__all__ = [
+    "ACUITY_BAND_COLUMNS",
+    "API_TOKEN_ENV",
+    "API_URL_ENV",
+    "CENSUS_HISTORY_SCHEMA",
+    "CENSUS_SCHEMA",
+    "HISTORY_LOOKBACK_DAYS",
+    "HISTORY_STEP_HOURS",
+    "RUNS_SCHEMA",
+    "SCENARIO_ENV",
+    "VIEW_USER_ENV",
+    "ApiSource",
+    "CensusForecastView",
+    "CensusNow",
+    "EmbeddedSource",
+    "JobView",
+    "PlanView",
+    "ViewSource",
+    "ViewSourceError",
+    "source_from_environment",
+    "view_user",
+]
+
+RUNS_SCHEMA: dict[str, pl.DataType] = {
+    "run_id": pl.Int64(),
+    "scenario_name": pl.String(),
+    "scenario_version": pl.Int64(),
+    "against": pl.String(),
+    "status": pl.String(),
+    "replications": pl.Int64(),
+    "started_at": pl.Datetime("us", "UTC"),
+    "has_results": pl.Boolean(),
 }
-"""One row per unit and past moment: the census counted then [patients]."""
+"""One row per what-if run, newest first (``GET /runs``)."""
 
-HISTORY_STEP_HOURS = 6
-"""Spacing of the past census readings shown over a forecast [hours]."""
-
-HISTORY_LOOKBACK_DAYS = 30
-"""Days of stays read before the shown window, so that patients already inside are counted [days]."""
+TWINS_MAX_AGE_SECONDS = 30.0
+"""The embedded view recomputes the twins' elapsed stays at least this often [seconds]."""
 
 JOB_FINAL_STATUSES = frozenset({"finished", "failed", "cancelled", "interrupted"})
 
 
+_logger = logging.getLogger(__name__)
+
+
 class ViewSourceError(RuntimeError):
     """The source could not answer (API down, token refused, ...); the message is for the planner."""
+
+
+def view_user() -> str:
+    """Who uses the view: ``HOSPITAL_TWIN_VIEW_USER``, else the operating system's user name."""
+    configured = os.environ.get(VIEW_USER_ENV, "").strip()
+    if configured:
+        return configured
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no user name for this uid (some containers)
+        return "unknown-user"
 
 
 @dataclass(frozen=True)
@@ -152,7 +207,7 @@ class ViewSource(Protocol):
         ...
 
     def scenario_names(self) -> list[str]:
-        """Saved scenario names."""
+        """Saved scenario names, then the shipped ones not saved."""
         ...
 
     def scenario_text(self, name: str) -> str | None:
@@ -173,6 +228,10 @@ class ViewSource(Protocol):
 
     def comparison(self, run_id: int) -> pl.DataFrame | None:
         """The KPI comparison of a what-if run (``COMPARISON_SCHEMA``)."""
+        ...
+
+    def whatif_runs(self, limit: int = 20) -> pl.DataFrame:
+        """The newest what-if runs (:data:`RUNS_SCHEMA`)."""
         ...
 
 
@@ -215,35 +274,60 @@ class EmbeddedSource:
     now
         The moment "now" [UTC]; default the time of the newest event (a demo store holds a past history),
         or the clock when the store is empty.
+    user
+        Who uses the view, recorded with every save, run and publication (default :func:`view_user`).
     """
 
     label = "embedded"
 
-    def __init__(self, store: Store, scenario_name: str = "baseline", now: datetime | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        scenario_name: str = "baseline",
+        now: datetime | None = None,
+        user: str | None = None,
+    ) -> None:
         self.store = store
         self.scenario_name = scenario_name
         self._now = now
+        self.user = user or view_user()
         self._runner: Any = None
         self._lock = threading.Lock()
+        # The twins of the patients inside, kept up to date with the events stored since (as the API
+        # does): replaying the open stays of a large store takes seconds, applying new events milliseconds.
+        self._twins = services.TwinsSource(TWINS_MAX_AGE_SECONDS, clock=self.now)
+
+    @property
+    def actor(self) -> str:
+        """How this view's user appears in the audit log, e.g. ``"ana (command-view)"``."""
+        return f"{self.user} ({VIEW_ACTOR_ROLE})"
 
     @classmethod
     def from_environment(cls) -> EmbeddedSource:
-        """Open the store named by ``DATABASE_URL`` (else the SQLite file under ``var/``)."""
-        return cls(open_store(), os.environ.get(SCENARIO_ENV, "baseline"))
+        """Open the store named by ``DATABASE_URL`` (else the SQLite file under ``var/``).
+
+        The patient twins start building in the background at once, so that the first look at the Now page
+        after the view starts rarely waits for them.
+        """
+        source = cls(open_store(), os.environ.get(SCENARIO_ENV, "baseline"))
+        threading.Thread(target=source.warm_up, daemon=True, name="view-twins-warm-up").start()
+        return source
+
+    def warm_up(self) -> None:
+        """Build the patient twins now (the census reads then only apply the events since)."""
+        try:
+            if self.store.last_seq() > 0:
+                self._twins.frame(self.store, wait=True)
+        except Exception as error:  # the page that needs them will say what is wrong
+            _logger.warning("the patient twins could not be built in advance: %s", type(error).__name__)
 
     def now(self) -> datetime:
         """The view's "now" [UTC]."""
         if self._now is not None:
             return self._now
-        last = self.store.last_seq()
         clock = datetime.now(UTC)
-        if last == 0:
-            return clock
-        newest = self.store.events_since(last - 1, limit=1)
-        if newest.height == 0:
-            return clock
-        occurred: datetime = newest.get_column("occurred_at").item()
-        return min(clock, occurred)
+        newest = services.newest_event_time(self.store)
+        return clock if newest is None else min(clock, newest)
 
     def hospital(self) -> Scenario | None:
         """The hospital scenario (saved version first, else the shipped file)."""
@@ -254,13 +338,13 @@ class EmbeddedSource:
 
     def census_now(self) -> CensusNow | None:
         """The census by unit at :meth:`now`, from the twins rebuilt from the event log."""
-        from ops.live import census_now, load_twins
+        from ops.live import census_now
 
         scenario = self.hospital()
         if scenario is None or self.store.last_seq() == 0:
             return None
-        moment = self.now()
-        frame = census_now(scenario, load_twins(self.store, moment), moment)
+        moment, twins = self._twins.frame(self.store, wait=True)
+        frame = census_now(scenario, twins, moment)
         names = {unit.id: unit.name for unit in scenario.hospital.units}
         units = frame.with_columns(
             pl.col("unit_id").replace_strict(names, default=pl.col("unit_id")).alias("name")
@@ -270,49 +354,20 @@ class EmbeddedSource:
     def census_history(self, until: datetime, days: int = 3) -> pl.DataFrame | None:
         """The census every :data:`HISTORY_STEP_HOURS` hours over the ``days`` before ``until``.
 
-        Counted from the unit stays of the event log (:func:`ops.forecasting.history_segments`, read with
-        :data:`HISTORY_LOOKBACK_DAYS` more days so that patients already in bed are counted); readings later
-        than :meth:`now` are left out.
+        The same count as ``GET /census/history`` (:func:`ui.api.services.census_history`); readings
+        later than :meth:`now` are left out.
         """
-        from ops.forecasting import history_segments
-
         scenario = self.hospital()
         if scenario is None or self.store.last_seq() == 0:
             return None
-        last = min(until, self.now())
-        first = until - timedelta(days=days)
-        if last < first:
-            return pl.DataFrame(schema=CENSUS_HISTORY_SCHEMA)
-        step = timedelta(hours=HISTORY_STEP_HOURS)
-        first = last - step * ((last - first) // step)  # readings end exactly at the last moment
-        stays = history_segments(self.store, scenario, last, days + HISTORY_LOOKBACK_DAYS)
-        moments = pl.DataFrame({"at": pl.datetime_range(first, last, step, eager=True)}).cast(
-            {"at": pl.Datetime("us", "UTC")}
-        )
-        units = pl.DataFrame({"unit_id": [unit.id for unit in scenario.hospital.units]})
-        counted = (
-            stays.join(moments, how="cross")
-            .filter(
-                (pl.col("started_at") <= pl.col("at"))
-                & (pl.col("ended_at").is_null() | (pl.col("ended_at") > pl.col("at")))
-            )
-            .group_by(pl.col("unit").alias("unit_id"), "at")
-            .agg(pl.len().cast(pl.Int32).alias("census"))
-        )
-        return (
-            units.join(moments, how="cross")
-            .join(counted, on=["unit_id", "at"], how="left")
-            .with_columns(pl.col("census").fill_null(0))
-            .sort("unit_id", "at")
-            .cast(CENSUS_HISTORY_SCHEMA)  # type: ignore[arg-type]
-        )
+        return services.census_history(self.store, scenario, until, days, now=self.now())
 
     def census_forecast(self) -> CensusForecastView | None:
         """The newest stored census forecast."""
         stored = self.store.latest_forecast("census")
         if stored is None:
             return None
-        return CensusForecastView(stored.as_of, _typed(stored.frame.to_dicts(), CENSUS_FORECAST_SCHEMA))
+        return CensusForecastView(stored.as_of, _forecast_frame(stored.frame.to_dicts()))
 
     def plan(self, kind: str, version: int | None = None) -> PlanView | None:
         """The published plan of ``kind`` (else its newest draft), or the given version."""
@@ -340,16 +395,19 @@ class EmbeddedSource:
 
     def publish_plan(self, kind: str, version: int) -> PlanView:
         """Publish a plan version and record who did it."""
-        found = self.store.publish_plan(kind, version)
-        self.store.write_audit("command-view", "publish_plan", "ok", {"plan_kind": kind, "version": version})
+        try:
+            found = self.store.publish_plan(kind, version)
+        except KeyError:
+            details = {"plan_kind": kind, "version": version}
+            self.store.write_audit(self.actor, "publish plan", "rejected", details)
+            raise
+        self.store.write_audit(self.actor, "publish plan", "ok", {"plan_kind": kind, "version": version})
         return PlanView(found.kind, found.version, found.status, found.created_at, found.payload)
 
     def scenario_names(self) -> list[str]:
         """Saved scenarios, then the shipped ones not saved yet."""
-        from scenarios import scenario_path
-
         saved = self.store.scenario_names()
-        shipped = sorted(path.stem for path in scenario_path("baseline").parent.glob("*.toml"))
+        shipped = [row["name"] for row in services.shipped_scenarios()]
         return saved + [name for name in shipped if name not in saved]
 
     def scenario_text(self, name: str) -> str | None:
@@ -366,23 +424,49 @@ class EmbeddedSource:
             return None
 
     def save_scenario(self, name: str, toml_text: str) -> int:
-        """Check and save a scenario as its next version (``ValueError`` naming the fault)."""
-        from ops.jobs import parse_scenario_text
+        """Check and save a scenario as its next version (``ValueError`` naming the fault).
 
-        parse_scenario_text(name, toml_text)
-        return self.store.save_scenario(name, toml_text, created_by="command-view").version
+        Every save, and every refusal, leaves an audit entry with the view's user (as the API does).
+        """
+        from ops.jobs import SCENARIO_NAME_PATTERN, parse_scenario_text
+        from scenarios import ScenarioError
+
+        try:
+            if not re.match(SCENARIO_NAME_PATTERN, name):
+                raise ValueError(f"{name!r} is not a scenario name (letters, digits, _ and -)")
+            parse_scenario_text(name, toml_text)
+        except (ScenarioError, ValueError) as error:
+            problems = len(error.problems) if isinstance(error, ScenarioError) else 1
+            self.store.write_audit(
+                self.actor, "save scenario", "rejected", {"name": name[:100], "problems": problems}
+            )
+            raise
+        saved = self.store.save_scenario(name, toml_text, created_by=self.actor)
+        self.store.write_audit(
+            self.actor, "save scenario", "ok", {"name": saved.name, "version": saved.version}
+        )
+        return saved.version
 
     def _job_runner(self) -> Any:
         with self._lock:
             if self._runner is None:
                 from ops.jobs import JobRunner
 
-                self._runner = JobRunner(self.store)
+                # Not the process that recovers orphaned jobs: the API may be running jobs on this store.
+                self._runner = JobRunner(self.store, recover_interrupted=False)
             return self._runner
 
     def submit_whatif(self, params: dict[str, Any]) -> str:
-        """Queue a what-if in this process's job runner (a background thread)."""
-        return str(self._job_runner().submit("whatif", params, submitted_by="command-view").id)
+        """Queue a what-if in this process's job runner (a background thread), audited as the API does."""
+        from ops.jobs import JobParamsError, JobUnavailable
+
+        try:
+            job = self._job_runner().submit("whatif", params, submitted_by=self.actor)
+        except (JobParamsError, JobUnavailable) as error:
+            self.store.write_audit(self.actor, "submit whatif job", "rejected", {"reason": str(error)[:300]})
+            raise ValueError(str(error)) from None
+        self.store.write_audit(self.actor, "submit whatif job", "ok", {"job_id": job.id})
+        return str(job.id)
 
     def job(self, job_id: str) -> JobView:
         """A job's state from the store."""
@@ -406,6 +490,10 @@ class EmbeddedSource:
         except (FileNotFoundError, KeyError, OSError):
             return None
         return _typed(frame.to_dicts(), COMPARISON_SCHEMA)
+
+    def whatif_runs(self, limit: int = 20) -> pl.DataFrame:
+        """The newest what-if runs of the store."""
+        return _typed(services.whatif_runs(self.store, limit), RUNS_SCHEMA)
 
 
 class ApiSource:
@@ -442,7 +530,7 @@ class ApiSource:
 
     def _get(self, path: str, **params: Any) -> Any | None:
         try:
-            answer = self._client.get(path, params=params or None)
+            answer = self._client.get(path, params={k: v for k, v in params.items() if v is not None} or None)
         except httpx.HTTPError as error:
             raise ViewSourceError(f"The API at {self.url} did not answer ({type(error).__name__}).") from None
         if answer.status_code in (404, 409):
@@ -458,14 +546,18 @@ class ApiSource:
             answer = self._client.post(path, json=body)
         except httpx.HTTPError as error:
             raise ViewSourceError(f"The API at {self.url} did not answer ({type(error).__name__}).") from None
+        if answer.status_code in (401, 403):
+            raise ViewSourceError(
+                f"The API at {self.url} does not let this token do that ({answer.status_code}): "
+                f"{_detail(answer)}"
+            )
         if answer.status_code >= 400:
-            detail = answer.text[:300]
-            raise ViewSourceError(f"The API refused {path} ({answer.status_code}): {detail}")
+            raise ViewSourceError(f"The API refused {path} ({answer.status_code}): {_detail(answer)}")
         return answer.json()
 
     def hospital(self) -> Scenario | None:
         """The hospital scenario the API runs with (its saved ``baseline``, else the shipped one)."""
-        text = self.scenario_text("baseline")
+        text = self.scenario_text(os.environ.get(SCENARIO_ENV, "baseline"))
         if text is not None:
             from ops.jobs import parse_scenario_text
 
@@ -493,52 +585,51 @@ class ApiSource:
         return CensusNow(datetime.fromisoformat(body["as_of"]), _typed(rows, CENSUS_SCHEMA))
 
     def census_history(self, until: datetime, days: int = 3) -> pl.DataFrame | None:
-        """The API keeps no past census readings: ``None``."""
-        return None
+        """``GET /census/history``."""
+        body = self._get("/census/history", until=until.astimezone(UTC).isoformat(), days=days)
+        if not body:
+            return None
+        return _typed(body["readings"], CENSUS_HISTORY_SCHEMA)
 
     def census_forecast(self) -> CensusForecastView | None:
         """``GET /forecasts/census``."""
         body = self._get("/forecasts/census")
         if not body:
             return None
-        return CensusForecastView(
-            datetime.fromisoformat(body["as_of"]), _typed(body["points"], CENSUS_FORECAST_SCHEMA)
-        )
+        return CensusForecastView(datetime.fromisoformat(body["as_of"]), _forecast_frame(body["points"]))
 
     def plan(self, kind: str, version: int | None = None) -> PlanView | None:
-        """``GET /plans/{kind}/latest`` or ``/plans/{kind}/{version}``."""
-        body = self._get(f"/plans/{kind}/{'latest' if version is None else version}")
-        if not body:
-            return None
-        return PlanView(
-            body["kind"],
-            int(body["version"]),
-            body["status"],
-            datetime.fromisoformat(body["created_at"]),
-            body["payload"],
-        )
+        """``GET /plans/{kind}/latest`` (else the draft, as the embedded view shows) or a version."""
+        if version is not None:
+            return _plan_view(self._get(f"/plans/{kind}/{version}"))
+        return _plan_view(self._get(f"/plans/{kind}/latest") or self._get(f"/plans/{kind}/draft"))
 
     def draft_plan(self, kind: str) -> PlanView | None:
-        """The API shows published plans only: ``None``."""
-        return None
+        """``GET /plans/{kind}/draft``."""
+        return _plan_view(self._get(f"/plans/{kind}/draft"))
 
     def last_nightly_failure(self) -> dict[str, Any] | None:
-        """The API does not expose the audit log to the view: ``None``."""
-        return None
+        """``GET /nightly/last-run``, when that run did not end well."""
+        body = self._get("/nightly/last-run")
+        if not body or body.get("outcome") == "ok":
+            return None
+        return {**body, "recorded_at": datetime.fromisoformat(body["recorded_at"])}
 
     def publish_plan(self, kind: str, version: int) -> PlanView:
-        """Publishing goes through the nightly plan on the API; the view cannot do it remotely."""
-        raise ViewSourceError(
-            "Publishing from the view needs the embedded mode; the API has no publish route."
-        )
+        """``POST /plans/{kind}/{version}/publish`` (a planner's or an admin's token)."""
+        published = _plan_view(self._post(f"/plans/{kind}/{version}/publish"))
+        assert published is not None
+        return published
 
     def scenario_names(self) -> list[str]:
-        """``GET /scenarios``."""
-        return [row["name"] for row in self._get("/scenarios") or []]
+        """``GET /scenarios``, then ``GET /shipped-scenarios`` for the shipped ones not saved."""
+        saved = [row["name"] for row in self._get("/scenarios") or []]
+        shipped = [row["name"] for row in self._get("/shipped-scenarios") or []]
+        return saved + [name for name in shipped if name not in saved]
 
     def scenario_text(self, name: str) -> str | None:
-        """``GET /scenarios/{name}``."""
-        body = self._get(f"/scenarios/{name}")
+        """``GET /scenarios/{name}``, else ``GET /shipped-scenarios/{name}``."""
+        body = self._get(f"/scenarios/{name}") or self._get(f"/shipped-scenarios/{name}")
         return None if not body else str(body["toml_text"])
 
     def save_scenario(self, name: str, toml_text: str) -> int:
@@ -574,6 +665,44 @@ class ApiSource:
         if not body:
             return None
         return _typed(body["comparison"], COMPARISON_SCHEMA)
+
+    def whatif_runs(self, limit: int = 20) -> pl.DataFrame:
+        """``GET /runs``."""
+        return _typed(self._get("/runs", limit=limit) or [], RUNS_SCHEMA)
+
+
+def _forecast_frame(rows: list[dict[str, Any]]) -> pl.DataFrame:
+    """Forecast rows as ``CENSUS_FORECAST_SCHEMA``, plus the acuity band columns when any row has them."""
+    schema: dict[str, pl.DataType] = dict(CENSUS_FORECAST_SCHEMA)
+    for column in ACUITY_BAND_COLUMNS:
+        if any(row.get(column) is not None for row in rows):
+            schema[column] = pl.Float64()
+    return _typed(rows, schema)
+
+
+def _plan_view(body: Any) -> PlanView | None:
+    """A plan answer of the API as a :class:`PlanView` (``None`` for no answer)."""
+    if not body:
+        return None
+    return PlanView(
+        body["kind"],
+        int(body["version"]),
+        body["status"],
+        datetime.fromisoformat(body["created_at"]),
+        body["payload"],
+    )
+
+
+def _detail(answer: httpx.Response) -> str:
+    """The ``detail`` of an error answer in words (the first problem of a 422), at most 300 characters."""
+    try:
+        detail = answer.json().get("detail", answer.text)
+    except ValueError:
+        detail = answer.text
+    if isinstance(detail, list) and detail and isinstance(detail[0], dict):
+        where = ".".join(str(part) for part in detail[0].get("loc", ()) if part not in ("body", "toml_text"))
+        detail = f"{where}: {detail[0].get('msg', '')}" if where else str(detail[0].get("msg", ""))
+    return str(detail)[:300]
 
 
 def source_from_environment() -> ViewSource:

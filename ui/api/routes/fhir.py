@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Request
 
 from ui.api import fhir
 from ui.api.audit import record
-from ui.api.deps import Feed, StoreDep
+from ui.api.deps import Feed, SaltDep, StoreDep
 from ui.api.errors import AUTH_ERRORS
 from ui.api.schemas import BundleResponse, OperationOutcome
 
@@ -20,6 +20,15 @@ _OUTCOME = {"model": OperationOutcome}
 @router.post(
     "/fhir",
     summary="Ingest a FHIR Bundle",
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": fhir.BUNDLE_OPENAPI_SCHEMA},
+                "application/fhir+json": {"schema": fhir.BUNDLE_OPENAPI_SCHEMA},
+            },
+        }
+    },
     responses={
         **AUTH_ERRORS,
         400: {**_OUTCOME, "description": "Not a batch or transaction Bundle"},
@@ -30,6 +39,7 @@ def ingest_fhir(
     caller: Feed,
     request: Request,
     store: StoreDep,
+    salt: SaltDep,
     bundle: Annotated[dict[str, Any], Body(description="A FHIR R4 Bundle (batch or transaction)")],
 ) -> BundleResponse:
     """Store the bundle's events (each once, however often it is sent) and answer per entry.
@@ -38,7 +48,7 @@ def ingest_fhir(
     ``Bundle.entry[3].resource.status``; the rejected bundle is quarantined.
     """
     try:
-        answer = fhir.ingest_bundle(store, bundle)
+        answer = fhir.ingest_bundle(store, bundle, salt)
     except fhir.FhirRejected as rejected:
         where = [issue.expression for issue in rejected.issues]
         record(store, caller, "ingest FHIR bundle", "rejected", {"where": where[:20]})

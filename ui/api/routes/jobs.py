@@ -1,4 +1,8 @@
-"""Long jobs: submit, list, status with progress, cancel, result (``/jobs``)."""
+"""Long jobs: submit, list, status with progress, cancel, result (``/jobs``).
+
+The routes are plain functions: FastAPI runs them in its thread pool, so their database work never holds up
+the event loop.
+"""
 
 from __future__ import annotations
 
@@ -78,7 +82,7 @@ def submit_job(
 
 
 @router.get("", summary="Recent jobs", responses=AUTH_ERRORS)
-async def recent_jobs(
+def recent_jobs(
     caller: Reader, store: StoreDep, limit: Annotated[int, Query(ge=1, le=500)] = 50
 ) -> list[JobPublic]:
     """The newest jobs first."""
@@ -88,7 +92,7 @@ async def recent_jobs(
 @router.get(
     "/{job_id}", summary="A job's status and progress", responses={**AUTH_ERRORS, **error_responses(404)}
 )
-async def job_status(caller: Reader, runner: RunnerDep, job_id: JobId) -> JobPublic:
+def job_status(caller: Reader, runner: RunnerDep, job_id: JobId) -> JobPublic:
     """Status, ``progress_done`` of ``progress_total``, and the last message."""
     return _public(_job(runner, job_id))
 
@@ -119,7 +123,7 @@ def cancel_job(
 @router.get(
     "/{job_id}/result", summary="A job's result", responses={**AUTH_ERRORS, **error_responses(404, 409)}
 )
-async def job_result(caller: Reader, runner: RunnerDep, job_id: JobId) -> JobResultPublic:
+def job_result(caller: Reader, runner: RunnerDep, job_id: JobId) -> JobResultPublic:
     """The result of a finished job (or what a cancelled job finished); 409 while it runs or if it failed."""
     job = _job(runner, job_id)
     if job.result is None:

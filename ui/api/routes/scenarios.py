@@ -1,6 +1,10 @@
-"""Scenarios: ``GET/POST /scenarios``, ``GET /scenarios/{name}[/versions/{version}]``.
+"""Scenarios: saved ones, versioned, and the files shipped with the product.
 
-Every save is a new version; old versions stay readable.
+Routes: ``GET/POST /scenarios``, ``GET /scenarios/{name}[/versions/{version}]`` and
+``GET /shipped-scenarios[/{name}]``.
+
+Every save is a new version; old versions stay readable. A what-if may run a saved or a shipped scenario
+by name (a saved one of the same name wins).
 """
 
 from __future__ import annotations
@@ -13,12 +17,19 @@ from fastapi.exceptions import RequestValidationError
 from ops.jobs import SCENARIO_NAME_PATTERN, parse_scenario_text
 from ops.store import ScenarioVersion
 from scenarios import ScenarioError
+from ui.api import services
 from ui.api.audit import record
 from ui.api.deps import Reader, ScenarioWriter, StoreDep
 from ui.api.errors import AUTH_ERRORS, NotFound, error_responses
-from ui.api.schemas import ScenarioCreate, ScenarioPublic, ScenarioSummaryPublic
+from ui.api.schemas import (
+    ScenarioCreate,
+    ScenarioPublic,
+    ScenarioSummaryPublic,
+    ShippedScenarioPublic,
+    ShippedScenarioSummaryPublic,
+)
 
-router = APIRouter(prefix="/scenarios", tags=["scenarios"])
+router = APIRouter(tags=["scenarios"])
 
 ScenarioName = Annotated[str, Path(pattern=SCENARIO_NAME_PATTERN)]
 
@@ -35,8 +46,8 @@ def _public(saved: ScenarioVersion, versions: list[int]) -> ScenarioPublic:
     )
 
 
-@router.get("", summary="Saved scenarios", responses=AUTH_ERRORS)
-async def list_scenarios(caller: Reader, store: StoreDep) -> list[ScenarioSummaryPublic]:
+@router.get("/scenarios", summary="Saved scenarios", responses=AUTH_ERRORS)
+def list_scenarios(caller: Reader, store: StoreDep) -> list[ScenarioSummaryPublic]:
     """Every saved scenario by its newest version."""
     newest = [store.scenario_version(name) for name in store.scenario_names()]
     return [
@@ -48,7 +59,7 @@ async def list_scenarios(caller: Reader, store: StoreDep) -> list[ScenarioSummar
 
 
 @router.post(
-    "",
+    "/scenarios",
     status_code=status.HTTP_201_CREATED,
     summary="Save a scenario as its next version",
     responses={**AUTH_ERRORS, **error_responses(400)},
@@ -86,9 +97,11 @@ def create_scenario(
 
 
 @router.get(
-    "/{name}", summary="Newest version of a scenario", responses={**AUTH_ERRORS, **error_responses(404)}
+    "/scenarios/{name}",
+    summary="Newest version of a scenario",
+    responses={**AUTH_ERRORS, **error_responses(404)},
 )
-async def read_scenario(caller: Reader, store: StoreDep, name: ScenarioName) -> ScenarioPublic:
+def read_scenario(caller: Reader, store: StoreDep, name: ScenarioName) -> ScenarioPublic:
     """The newest saved version, with the list of every version."""
     versions = store.scenario_versions(name)
     if not versions:
@@ -97,11 +110,11 @@ async def read_scenario(caller: Reader, store: StoreDep, name: ScenarioName) -> 
 
 
 @router.get(
-    "/{name}/versions/{version}",
+    "/scenarios/{name}/versions/{version}",
     summary="One version of a scenario",
     responses={**AUTH_ERRORS, **error_responses(404)},
 )
-async def read_scenario_version(
+def read_scenario_version(
     caller: Reader, store: StoreDep, name: ScenarioName, version: Annotated[int, Path(ge=1, le=2**31 - 1)]
 ) -> ScenarioPublic:
     """A saved version, old or new."""
@@ -110,3 +123,19 @@ async def read_scenario_version(
     if not chosen:
         raise NotFound(f"no saved scenario {name!r} version {version}")
     return _public(chosen[0], [saved.version for saved in versions])
+
+
+@router.get("/shipped-scenarios", summary="Scenario files shipped with the product", responses=AUTH_ERRORS)
+def list_shipped_scenarios(caller: Reader) -> list[ShippedScenarioSummaryPublic]:
+    """Every shipped scenario file (``baseline``, ``winter_surge``, ...) by name, title and digest."""
+    return [ShippedScenarioSummaryPublic(**shipped) for shipped in services.shipped_scenarios()]
+
+
+@router.get(
+    "/shipped-scenarios/{name}",
+    summary="A shipped scenario file",
+    responses={**AUTH_ERRORS, **error_responses(404)},
+)
+def read_shipped_scenario(caller: Reader, name: ScenarioName) -> ShippedScenarioPublic:
+    """A shipped scenario with its TOML text (edit it and save it under a name of yours to change it)."""
+    return ShippedScenarioPublic(**services.shipped_scenario(name))
