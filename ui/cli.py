@@ -21,8 +21,10 @@ from ui.commands.bench_curtois import curtois
 from ui.commands.bench_ihtc import ihtc
 from ui.commands.demo import demo
 from ui.commands.forecast import forecast_app
+from ui.commands.listen import listen
 from ui.commands.nightly import nightly
 from ui.commands.plan import plan_app
+from ui.commands.roster import roster_app
 from ui.commands.serve import serve
 from ui.commands.token import token_app
 from ui.commands.up import up
@@ -55,6 +57,8 @@ app.command("serve")(serve)
 app.add_typer(token_app, name="token")
 app.command("view")(view)
 app.command("up")(up)
+app.command("listen")(listen)
+app.add_typer(roster_app, name="roster")
 
 # Wide output when piped (rich falls back to 80 columns otherwise and truncates the tables).
 console = Console(width=None if sys.stdout.isatty() else 200)

@@ -32,6 +32,7 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ops.store.engine import create_store_engine, default_results_dir, resolve_url, write_transaction
 from ops.store.event_log import (
@@ -56,12 +57,13 @@ from ops.store.schema import (
     scenarios,
     twin_snapshots,
 )
-from patients.events import EVENT_SCHEMA, EventKind, PatientEvent
+from patients.events import EVENT_SCHEMA, AdmissionType, EventKind, PatientEvent
 
 APPEND_BATCH_ROWS = 50_000
 """Events sent to the database per round (``executemany`` call on SQLite, ``COPY`` on PostgreSQL)."""
 
 _MAX_SEED = 2**63 - 1
+_REQUIRED_FEED_FIELDS = ("event_id", "source", "patient_key", "encounter_id")
 
 
 class AppendResult(NamedTuple):
@@ -274,6 +276,55 @@ class Store:
             else:
                 inserted = append_sqlite(connection, frame, batch_rows)
         return AppendResult(inserted, frame.height - inserted)
+
+    def append_feed_batch(
+        self,
+        new_events: Sequence[PatientEvent],
+        rejected: Sequence[tuple[str, str]],
+        *,
+        source: str | None = None,
+        received_at: datetime | None = None,
+    ) -> AppendResult:
+        """Append a live feed's events and quarantine the messages it could not use, in one transaction.
+
+        A listener that acknowledges a batch of messages at once (group commit) needs the events and
+        the quarantined messages durable together: both are committed, or neither is. Made for a few
+        hundred events at a time: no frame is built, which makes it several times faster than
+        :meth:`append_events` for a handful of events.
+
+        Parameters
+        ----------
+        new_events
+            The events; an ``event_id`` already stored (or repeated in ``new_events``) is skipped.
+        rejected
+            ``(raw, reason)`` pairs, as for :meth:`quarantine_message`.
+        source, received_at
+            Recorded with every quarantined message (``received_at`` defaults to now).
+
+        Returns
+        -------
+        AppendResult
+            ``(inserted, duplicates)`` of the events; the quarantined messages are all stored.
+
+        Raises
+        ------
+        ValueError
+            When an event has an empty id, source, patient key or encounter, no time zone, or an
+            unknown ``kind`` / ``admission_type``; nothing is stored.
+        """
+        event_rows = _feed_event_rows(new_events)
+        moment = received_at or _now()
+        quarantine_rows = [
+            {"received_at": moment, "source": source, "reason": reason, "raw": raw}
+            for raw, reason in rejected
+        ]
+        if not event_rows and not quarantine_rows:
+            return AppendResult(0, 0)
+        with write_transaction(self._engine) as connection:
+            inserted = _insert_feed_events(connection, event_rows) if event_rows else 0
+            if quarantine_rows:
+                connection.execute(insert(quarantine), quarantine_rows)
+        return AppendResult(inserted, len(event_rows) - inserted)
 
     def last_seq(self) -> int:
         """The highest sequence number stored (0 when there are no events)."""
@@ -916,6 +967,50 @@ def _serialise(connection: Connection, name: str) -> None:
     """Make transactions that write ``name`` wait for each other (PostgreSQL; SQLite already does)."""
     if connection.dialect.name == "postgresql":
         connection.execute(select(func.pg_advisory_xact_lock(func.hashtext(f"hospital_twin/{name}"))))
+
+
+def _feed_event_rows(new_events: Sequence[PatientEvent]) -> list[dict[str, Any]]:
+    """Rows of the ``events`` table for a feed's events, checked as :func:`checked_events_frame` does."""
+    rows = []
+    for event in new_events:
+        empty = [name for name in _REQUIRED_FEED_FIELDS if not getattr(event, name)]
+        if empty:
+            raise ValueError(f"event {event.event_id!r} rejected: no {', '.join(empty)}")
+        if event.occurred_at.tzinfo is None:
+            raise ValueError(f"event {event.event_id!r} rejected: occurred_at has no time zone")
+        admission = event.admission_type
+        rows.append(
+            {
+                "event_id": event.event_id,
+                "source": event.source,
+                "kind": EventKind(event.kind).value,
+                "occurred_at": event.occurred_at,
+                "patient_key": event.patient_key,
+                "encounter_id": event.encounter_id,
+                "unit": event.unit,
+                "bed": event.bed,
+                "service": event.service,
+                "admission_type": AdmissionType(admission).value if admission is not None else None,
+                "payload": json.dumps(event.payload, sort_keys=True),
+            }
+        )
+    return rows
+
+
+def _insert_feed_events(connection: Connection, rows: list[dict[str, Any]]) -> int:
+    """``INSERT ... ON CONFLICT (event_id) DO NOTHING`` of every row; returns the rows inserted.
+
+    One statement, compiled once and cached, sent with ``executemany``: for the few rows of a live
+    batch, compiling a multi-row ``VALUES`` each time would cost more than the insert itself.
+    """
+    _serialise(connection, "events")  # sequence numbers in commit order (see append_events)
+    dialect_insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = (
+        dialect_insert(events)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .execution_options(preserve_rowcount=True)
+    )
+    return int(connection.execute(statement, rows).rowcount)
 
 
 def _supersede_published(connection: Connection, kind: str) -> None:
