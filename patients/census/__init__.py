@@ -11,12 +11,20 @@ schemas below; everything else in this package may change.
 from patients.census.forecast import CensusForecast, ForecastCancelled, census_forecast
 from patients.census.model import CensusModel, fit_census_model
 from patients.census.observed import OBSERVED_CENSUS_SCHEMA, observed_census
-from patients.census.schema import ACUITY_BANDS, CENSUS_FORECAST_SCHEMA, CENSUS_PATHS_SCHEMA
+from patients.census.schema import (
+    ACUITY_BANDS,
+    CENSUS_FORECAST_SCHEMA,
+    CENSUS_PATHS_SCHEMA,
+    CENSUS_SUMMARY_SCHEMA,
+    HIGH_ACUITY_BAND_SCHEMA,
+)
 
 __all__ = [
     "ACUITY_BANDS",
     "CENSUS_FORECAST_SCHEMA",
     "CENSUS_PATHS_SCHEMA",
+    "CENSUS_SUMMARY_SCHEMA",
+    "HIGH_ACUITY_BAND_SCHEMA",
     "OBSERVED_CENSUS_SCHEMA",
     "CensusForecast",
     "CensusModel",

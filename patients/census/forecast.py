@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 from scipy import special
 
 from patients.census.model import _MIN_SAME_HOUR, CensusModel
-from patients.census.schema import ACUITY_BANDS, CENSUS_FORECAST_SCHEMA, CENSUS_PATHS_SCHEMA
+from patients.census.schema import ACUITY_BANDS, CENSUS_PATHS_SCHEMA, CENSUS_SUMMARY_SCHEMA
 from patients.los import THREE_BANDS, foreseeable_discharge, twin_features
 
 PATHS_PER_CHUNK = 100
@@ -59,7 +59,7 @@ class CensusForecast:
     paths
         :data:`~patients.census.CENSUS_PATHS_SCHEMA` (one row per path, unit and hour).
     summary
-        :data:`~patients.census.CENSUS_FORECAST_SCHEMA` (one row per unit and hour).
+        :data:`~patients.census.CENSUS_SUMMARY_SCHEMA` (one row per unit and hour).
     details
         Settings and counts (paths, seed, twins used and left out...).
     """
@@ -508,7 +508,9 @@ def _forecast_frames(
     ).dt.cast_time_unit("us")
     quantiles = np.quantile(total, [0.05, 0.5, 0.95], axis=0)  # (3, units, hours)
     beds = np.array([scenario_beds.get(unit, 0) for unit in units], dtype=np.int32)
-    high = census[:, :, ACUITY_BANDS.index("high"), :].mean(axis=0)
+    high_paths = census[:, :, ACUITY_BANDS.index("high"), :]
+    high = high_paths.mean(axis=0)
+    high_band = np.quantile(high_paths, [0.05, 0.95], axis=0)  # (2, units, hours)
     unit_of = np.repeat(np.arange(n_units), hours)
     hour_of = np.tile(np.arange(hours), n_units)
     summary = pl.DataFrame(
@@ -523,8 +525,10 @@ def _forecast_frames(
             "mean_high_acuity": high.ravel(),
             "beds": beds[unit_of],
             "p_over_capacity": (total > beds[None, :, None]).mean(axis=0).ravel(),
+            "p05_high_acuity": high_band[0].ravel(),
+            "p95_high_acuity": high_band[1].ravel(),
         }
-    ).cast(pl.Schema(CENSUS_FORECAST_SCHEMA))
+    ).cast(pl.Schema(CENSUS_SUMMARY_SCHEMA))
     if keep_paths:
         path_of = np.repeat(np.arange(n_paths), n_units * hours)
         flat_unit = np.tile(unit_of, n_paths)

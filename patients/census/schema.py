@@ -36,3 +36,16 @@ CENSUS_FORECAST_SCHEMA: dict[str, pl.DataType] = {
     "p_over_capacity": pl.Float64(),  # share of paths with census > beds
 }
 """One row per unit and hour: the summary shown to planners and stored as the census forecast."""
+
+HIGH_ACUITY_BAND_SCHEMA: dict[str, pl.DataType] = {
+    "p05_high_acuity": pl.Float64(),  # 5 % quantile over paths of the patients in the high band
+    "p95_high_acuity": pl.Float64(),  # 95 % quantile of the same
+}
+"""The band of high-acuity patients, added to every summary since these columns exist.
+
+Forecasts stored before they existed lack them, so readers need only :data:`CENSUS_FORECAST_SCHEMA`.
+"""
+
+CENSUS_SUMMARY_SCHEMA: dict[str, pl.DataType] = {**CENSUS_FORECAST_SCHEMA, **HIGH_ACUITY_BAND_SCHEMA}
+"""What :func:`patients.census.census_forecast` produces: the forecast and the high-acuity band."""
+

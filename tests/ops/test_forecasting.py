@@ -17,7 +17,7 @@ from ops.forecasting import (
     census_forecast_from_store,
 )
 from ops.store import Store, open_store
-from patients.census import CENSUS_FORECAST_SCHEMA, CENSUS_PATHS_SCHEMA, ForecastCancelled
+from patients.census import CENSUS_PATHS_SCHEMA, CENSUS_SUMMARY_SCHEMA, ForecastCancelled
 from patients.census.backtest import BACKTEST_FORECASTS_SCHEMA, MODELS
 from patients.synthetic import generate_history
 from patients.synthetic.history import History
@@ -53,7 +53,7 @@ def test_forecast_from_store_is_saved_and_reports_progress(
         store, scenario, origin, hours=24, n_paths=40, seed=2, progress=shares.append
     )
     assert dict(forecast.paths.schema) == CENSUS_PATHS_SCHEMA
-    assert dict(forecast.summary.schema) == CENSUS_FORECAST_SCHEMA
+    assert dict(forecast.summary.schema) == CENSUS_SUMMARY_SCHEMA
     assert forecast.summary.height == 24 * len(scenario.hospital.units)
     assert shares[0] == 0.0 and shares[-1] == 1.0 and shares == sorted(shares)
     stored = store.latest_forecast(CENSUS_FORECAST_NAME)

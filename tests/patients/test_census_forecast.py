@@ -10,8 +10,8 @@ import pytest
 
 from patients.census import (
     ACUITY_BANDS,
-    CENSUS_FORECAST_SCHEMA,
     CENSUS_PATHS_SCHEMA,
+    CENSUS_SUMMARY_SCHEMA,
     OBSERVED_CENSUS_SCHEMA,
     census_forecast,
     fit_census_model,
@@ -111,7 +111,7 @@ def test_a_short_history_keeps_each_streams_hour_of_week_mean(one_forecast) -> N
 def test_forecast_frames_have_the_contract_schemas(one_forecast, scenario: Scenario) -> None:
     _, _, origin, forecast = one_forecast
     assert dict(forecast.paths.schema) == CENSUS_PATHS_SCHEMA
-    assert dict(forecast.summary.schema) == CENSUS_FORECAST_SCHEMA
+    assert dict(forecast.summary.schema) == CENSUS_SUMMARY_SCHEMA
     units = len(scenario.hospital.units)
     assert forecast.summary.height == units * 48
     assert forecast.paths.height == 60 * units * 48
@@ -119,6 +119,21 @@ def test_forecast_frames_have_the_contract_schemas(one_forecast, scenario: Scena
     assert first == origin.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     assert forecast.summary["horizon_hours"].min() == 1
     assert forecast.summary["horizon_hours"].max() == 48
+
+
+def test_the_high_acuity_band_is_the_quantiles_of_the_paths(one_forecast) -> None:
+    _, _, _, forecast = one_forecast
+    by_hour = forecast.paths.group_by("unit_id", "at").agg(
+        pl.col("high").quantile(0.05, "linear").alias("q05"),
+        pl.col("high").quantile(0.95, "linear").alias("q95"),
+    )
+    joined = forecast.summary.join(by_hour, on=["unit_id", "at"])
+    assert joined.height == forecast.summary.height
+    assert (joined["p05_high_acuity"] - joined["q05"]).abs().max() < 1e-9
+    assert (joined["p95_high_acuity"] - joined["q95"]).abs().max() < 1e-9
+    assert (joined["p05_high_acuity"] <= joined["mean_high_acuity"] + 1e-9).all()
+    assert (joined["mean_high_acuity"] <= joined["p95_high_acuity"] + 1e-9).all()
+    assert joined["p95_high_acuity"].max() > 0  # some unit has high-acuity patients at some hour
 
 
 def test_paths_are_consistent_with_the_summary(one_forecast) -> None:

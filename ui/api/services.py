@@ -23,7 +23,7 @@ from sqlalchemy import select
 from ops.jobs import json_safe, resolve_scenario
 from ops.store import Plan, Store
 from ops.store.schema import scenario_runs
-from patients.census.schema import CENSUS_FORECAST_SCHEMA
+from patients.census.schema import CENSUS_FORECAST_SCHEMA, HIGH_ACUITY_BAND_SCHEMA
 from patients.events import frame_to_events
 from patients.twin import TWIN_SCHEMA, TwinRegistry
 from scenarios import Scenario, ScenarioError, load_scenario, scenario_path
@@ -56,9 +56,9 @@ HISTORY_STEP_HOURS = 6
 HISTORY_LOOKBACK_DAYS = 30
 """Days of stays read before the window asked for, so that patients already inside are counted [days]."""
 
-ACUITY_BAND_COLUMNS = ("p05_high_acuity", "p95_high_acuity")
-"""Columns a census forecast may add to ``CENSUS_FORECAST_SCHEMA``: the 5-95 % band of high-acuity patients
-by unit and hour (passed on when present)."""
+ACUITY_BAND_COLUMNS = tuple(HIGH_ACUITY_BAND_SCHEMA)
+"""Columns a census forecast adds to ``CENSUS_FORECAST_SCHEMA``: the 5-95 % band of high-acuity patients
+by unit and hour (passed on when present; forecasts stored before they existed lack them)."""
 
 TWIN_TIME_COLUMNS = ("unit_since", "arrived_at", "admitted_at", "discharged_at", "news2_observed_at")
 """Times of a twin that are given to the hour only (see :func:`coarsened_twins`)."""
