@@ -33,11 +33,14 @@ class EventParseError(ValueError):
         As given.
     """
 
+    id_in_text = True
+    """Whether the text of the error ends with the message id (an HL7 control id is not about a patient)."""
+
     def __init__(self, location: str, reason: str, *, message_id: str | None = None) -> None:
         self.location = location
         self.reason = reason
         self.message_id = message_id
-        suffix = f" (message {message_id})" if message_id else ""
+        suffix = f" (message {message_id})" if message_id and self.id_in_text else ""
         super().__init__(f"{location}: {reason}{suffix}")
 
 
@@ -53,4 +56,10 @@ class UnsupportedMessageError(HL7ParseError):
 
 
 class FHIRParseError(EventParseError):
-    """A FHIR R4B resource or bundle that is invalid or misses an element the event needs."""
+    """A FHIR R4B resource or bundle that is invalid or misses an element the event needs.
+
+    Its text never carries the resource id (``message_id`` still does): a sender may use visit numbers as
+    ids, and error texts end up in logs.
+    """
+
+    id_in_text = False

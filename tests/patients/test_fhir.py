@@ -544,3 +544,12 @@ def test_an_hl7_time_out_of_range_in_utc_is_an_error_not_a_crash(moment: str) ->
         parse_hl7_message(hl7_text.replace("20240301082000+0000", moment), salt=SALT)
     assert raised.value.location == "EVN-6"
     assert "out of range" in raised.value.reason
+
+
+def test_the_text_of_an_error_never_carries_the_resource_id() -> None:
+    from patients.errors import FHIRParseError, HL7ParseError
+
+    fhir = FHIRParseError("Encounter.status", "is not an R4B encounter status", message_id="V12345678")
+    assert "V12345678" not in str(fhir) and fhir.message_id == "V12345678"
+    hl7 = HL7ParseError("PV1-3", "is missing", message_id="MSG-1")
+    assert str(hl7).endswith("(message MSG-1)")
