@@ -48,4 +48,3 @@ Forecasts stored before they existed lack them, so readers need only :data:`CENS
 
 CENSUS_SUMMARY_SCHEMA: dict[str, pl.DataType] = {**CENSUS_FORECAST_SCHEMA, **HIGH_ACUITY_BAND_SCHEMA}
 """What :func:`patients.census.census_forecast` produces: the forecast and the high-acuity band."""
-
