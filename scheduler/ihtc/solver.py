@@ -10,8 +10,9 @@ The plan is improved by two exact CP-SAT sub-models, each on a small part of it
 
 It starts from an empty ward (or a given plan), admits the waiting patients greedily
 (:mod:`scheduler.ihtc.construction`), re-chooses the nurses window by window, then searches until the time
-limit. Every candidate plan is judged by the independent checker (:func:`scheduler.ihtc.checker.evaluate`)
-and kept only if it is no worse.
+limit. Phases of these neighbourhoods alternate with short simulated-annealing runs over many cheap moves
+(:mod:`scheduler.ihtc.local_search`). Every candidate plan is judged by the independent checker
+(:func:`scheduler.ihtc.checker.evaluate`) and kept only if it is no worse.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from scheduler.ihtc.admission_model import (
 from scheduler.ihtc.checker import Evaluation, evaluate
 from scheduler.ihtc.construction import admit_greedily
 from scheduler.ihtc.instance import Instance
+from scheduler.ihtc.local_search import anneal
 from scheduler.ihtc.modelling import run_sub_model
 from scheduler.ihtc.neighbourhoods import (
     NEIGHBOURHOOD_SIZES,
@@ -56,6 +58,20 @@ HARD_VIOLATION_PENALTY = 1_000_000
 
 SUB_MODEL_TIME_LIMIT_S = 1.0
 """Wall-clock limit of one sub-model [seconds]; neighbourhood sizes adapt so most finish well within it."""
+
+ANNEALING_SHARE = 0.1
+"""Share of the time limit of each simulated-annealing run (they alternate with neighbourhood phases)."""
+
+NEIGHBOURHOOD_SHARE = 0.25
+"""Share of the time limit of each phase of CP-SAT neighbourhoods between annealing runs."""
+
+SHORTEST_ANNEALING_S = 3.0
+SHORTEST_NEIGHBOURHOOD_PHASE_S = 5.0
+"""Shortest annealing run and neighbourhood phase [seconds]."""
+
+ANNEALING_TEMPERATURE_FACTOR = 0.15
+"""An annealing run starts at this fraction of the mean worsening of random moves: cool, since it starts from
+a plan the exact neighbourhoods have already polished and is short."""
 
 
 class SolveStatus(StrEnum):
@@ -411,16 +427,22 @@ class _Search:
             self._report(proposal.neighbourhood.kind, force=True)
         return improved
 
-    def _run(self, neighbourhoods: Callable[[], Neighbourhood | None]) -> None:
+    def _run(self, neighbourhoods: Callable[[], Neighbourhood | None], until: float | None = None) -> None:
         """Solve neighbourhoods (up to ``workers`` at a time) and judge the proposals.
 
-        Stops when time runs out, the run is cancelled or ``neighbourhoods`` returns None.
+        Stops when time runs out (or at the monotonic time ``until``), the run is cancelled or
+        ``neighbourhoods`` returns None.
         """
         in_flight: set[Future[_Proposal]] = set()
         exhausted = False
         with ThreadPoolExecutor(max_workers=max(1, self.workers), thread_name_prefix="ihtc-lns") as pool:
             while True:
-                while not exhausted and len(in_flight) < max(1, self.workers) and not self.should_stop():
+                while (
+                    not exhausted
+                    and len(in_flight) < max(1, self.workers)
+                    and not self.should_stop()
+                    and (until is None or time.monotonic() < until)
+                ):
                     neighbourhood = neighbourhoods()
                     if neighbourhood is None:
                         exhausted = True
@@ -430,13 +452,17 @@ class _Search:
                 if not in_flight:
                     return
                 done, in_flight = wait(in_flight, return_when=FIRST_COMPLETED)
-                for future in done:
-                    proposal = future.result()
-                    improved = self._judge(proposal) if proposal.solved else False
-                    stats = self.stats.get(proposal.neighbourhood.kind)
-                    if stats is not None:
-                        stats.record(improved, proposal.proved_optimal)
-                    self._report(proposal.neighbourhood.kind)
+                self._harvest(done)
+
+    def _harvest(self, done: Iterable[Future[_Proposal]]) -> None:
+        """Judge the proposals of finished sub-models and adapt their neighbourhoods' sizes and weights."""
+        for future in done:
+            proposal = future.result()
+            improved = self._judge(proposal) if proposal.solved else False
+            stats = self.stats.get(proposal.neighbourhood.kind)
+            if stats is not None:
+                stats.record(improved, proposal.proved_optimal)
+            self._report(proposal.neighbourhood.kind)
 
     # --- neighbourhoods -----------------------------------------------------------------------------
     def sweep_nurses(self, window_days: int) -> None:
@@ -463,9 +489,79 @@ class _Search:
         size = max(1, round(self.stats[kind].size))
         return self.chooser.choose(kind, self.current, size, seed=self.seed + self.iteration)
 
-    def improve(self) -> None:
-        """Search until the time limit or cancellation."""
-        self._run(self.next_neighbourhood)
+    def anneal_current(self, seconds: float) -> None:
+        """Simulated annealing from the current plan; its best plan replaces the current one if better.
+
+        With more than one worker, the other workers keep solving CP-SAT neighbourhoods on the current plan
+        meanwhile (annealing is pure Python and holds one core; CP-SAT releases the interpreter lock);
+        afterwards the better of the two plans is kept.
+        """
+        seconds = min(seconds, self.time_left())
+        if seconds <= 0.2 or self.should_stop():
+            return
+        start_score = self.current_score
+        in_flight: set[Future[_Proposal]] = set()
+        helpers = self.workers - 1
+        pool = ThreadPoolExecutor(max_workers=helpers, thread_name_prefix="ihtc-lns") if helpers > 0 else None
+
+        def tick() -> None:
+            nonlocal in_flight
+            if pool is not None:
+                done = {future for future in in_flight if future.done()}
+                in_flight -= done
+                self._harvest(done)
+                while len(in_flight) < helpers and not self.should_stop():
+                    self.iteration += 1
+                    in_flight.add(pool.submit(self._solve, self.next_neighbourhood()))
+            self._report("annealing")
+
+        try:
+            result = anneal(
+                self.tables,
+                self.current,
+                seconds,
+                self.rng,
+                cancel=self.cancel,
+                temperature_factor=ANNEALING_TEMPERATURE_FACTOR,
+                mandatory_penalty=HARD_VIOLATION_PENALTY,
+                tick=tick,
+            )
+        finally:
+            if pool is not None:
+                self._harvest(wait(in_flight).done)
+                pool.shutdown()
+        self.iteration += 1
+        logger.debug("annealing: %d moves, cost change %d", result.moves, result.cost_change)
+        if result.best is None:
+            return
+        candidate = result.best
+        candidate.room_version = list(self.current.room_version)
+        for room in range(self.tables.room_count):
+            if candidate.nurse_of[room] != self.current.nurse_of[room]:
+                candidate.room_version[room] = self.next_room_version
+                self.next_room_version += 1
+        evaluation = self._evaluate(candidate)
+        score = self._score(evaluation)
+        if score != start_score + result.cost_change:
+            logger.warning(
+                "annealing kept cost %d, the checker finds %d", start_score + result.cost_change, score
+            )
+        if score <= self.current_score:
+            self.current, self.current_score = candidate, score
+            if score < self.best_score:
+                self.best, self.best_score, self.best_evaluation = candidate.copy(), score, evaluation
+                self._report("annealing", force=True)
+
+    def improve(self, annealing: bool = True) -> None:
+        """Search until the time limit or cancellation: CP-SAT neighbourhoods alternate with annealing."""
+        if not annealing:
+            self._run(self.next_neighbourhood)
+            return
+        total = self.deadline - self.started
+        while not self.should_stop():
+            phase = max(SHORTEST_NEIGHBOURHOOD_PHASE_S, NEIGHBOURHOOD_SHARE * total)
+            self._run(self.next_neighbourhood, until=time.monotonic() + phase)
+            self.anneal_current(max(SHORTEST_ANNEALING_S, ANNEALING_SHARE * total))
 
 
 def solve(
