@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import random
 import threading
+import time
+from collections import Counter
+
+from ortools.sat.python import cp_model
 
 from scheduler.roster import (
     Assignment,
@@ -17,7 +21,15 @@ from scheduler.roster import (
     ShiftType,
     check_roster,
 )
-from scheduler.roster.lns import greedy_roster, solve_roster_lns, subproblem
+from scheduler.roster.lns import (
+    NEIGHBOURHOODS,
+    _Best,
+    _Search,
+    greedy_roster,
+    solve_roster_lns,
+    subproblem,
+)
+from scheduler.roster.model import build_roster_model, run_solver
 
 WORKERS = 2
 
@@ -110,3 +122,117 @@ def test_lns_stops_when_cancelled() -> None:
     solution = solve_roster_lns(_ward(), time_limit_seconds=60, workers=WORKERS, seed=0, cancel=cancel)
     assert solution.cancelled
     assert solution.seconds < 30
+
+
+def test_lns_without_a_first_phase_reports_the_start_and_claims_optimal_only_when_proved() -> None:
+    problem = _ward()
+    reports: list[float] = []
+    solution = solve_roster_lns(
+        problem,
+        time_limit_seconds=6,
+        workers=WORKERS,
+        seed=0,
+        first_share=0.0,
+        neighbourhood_seconds=1.0,
+        progress=lambda p: reports.append(p.objective),
+    )
+    assert solution.roster is not None
+    check = check_roster(problem, solution.roster)
+    assert check.feasible, check.violations
+    assert check.objective == solution.objective
+    assert reports, "the greedy start is reported"
+    assert reports == sorted(reports, reverse=True)
+    assert reports[-1] == solution.objective
+    # no whole-model run, hence no bound: optimal only if the roster costs nothing
+    assert solution.bound == 0
+    assert (solution.status is RosterStatus.OPTIMAL) == (solution.objective == 0)
+
+
+def test_lns_without_a_first_phase_stops_when_cancelled() -> None:
+    cancel = threading.Event()
+    cancel.set()
+    solution = solve_roster_lns(
+        _ward(), time_limit_seconds=60, workers=WORKERS, seed=0, cancel=cancel, first_share=0.0
+    )
+    assert solution.cancelled
+    assert solution.roster is not None
+    assert solution.seconds < 30
+
+
+def _search(problem: RosterProblem, roster: Roster) -> _Search:
+    whole = build_roster_model(problem, work_pattern_automaton=True)
+    whole.set_objective()
+    best = _Best(roster, check_roster(problem, roster).objective)
+    now = time.perf_counter()
+    return _Search(
+        problem,
+        best,
+        deadline=now + 30,
+        started=now,
+        neighbourhood_seconds=5,
+        progress=None,
+        cancel=None,
+        bound=0.0,
+        solutions=1,
+        whole=whole,
+    )
+
+
+def test_neighbourhoods_of_the_copied_whole_model_keep_the_fixed_cells() -> None:
+    problem = _ward(nurses=8, days=14)
+    start = greedy_roster(problem, seed=2)
+    search = _search(problem, start)
+    free = {(n.nurse_id, d) for n in problem.nurses for d in range(4, 9)}
+    assert search.whole is not None
+    constraints = len(search.whole.model.proto.constraints)
+    built, in_part = search._neighbourhood_model(start, free)
+    assert in_part == {n.nurse_id for n in problem.nurses}
+    assert len(search.whole.model.proto.constraints) == constraints, "the shared model is left as it was"
+    run = run_solver(built.model, time_limit_seconds=20, workers=1, seed=0)
+    assert run.status == cp_model.OPTIMAL
+    found = built.roster_from(run.solver)
+    check = check_roster(problem, found)
+    assert check.feasible, check.violations
+    assert check.objective <= search.best.objective
+
+    def outside(roster: Roster) -> set[tuple[str, int, str]]:
+        return {
+            (a.nurse_id, a.day, a.shift_id) for a in roster.assignments if (a.nurse_id, a.day) not in free
+        }
+
+    assert outside(found) == outside(start)
+
+
+def test_weak_lines_are_drawn_among_badly_covered_lines_by_their_penalty() -> None:
+    problem = _ward(nurses=8, days=14)
+    start = greedy_roster(problem, seed=3)
+    search = _search(problem, start)
+    staffed = Counter((a.day, a.shift_id, a.unit_id, a.skill) for a in start.assignments)
+
+    def penalty(line: CoverRequirement) -> int:
+        present = staffed[line.key]
+        return line.under_weight * max(0, line.required_nurses - present) + line.over_weight * max(
+            0, present - line.required_nurses
+        )
+
+    rng = random.Random(0)
+    drawn = Counter(search._weak_line(rng, start) for _ in range(400))
+    assert None not in drawn
+    assert all(penalty(line) > 0 for line in drawn if line is not None)
+    short = sum(count for line, count in drawn.items() if line and staffed[line.key] < line.required_nurses)
+    over = sum(count for line, count in drawn.items() if line and staffed[line.key] > line.required_nurses)
+    if short and over:
+        assert short > over  # a nurse short costs 50, a nurse over 1
+
+
+def test_each_kind_of_neighbourhood_improves_or_keeps_the_roster() -> None:
+    problem = _ward(nurses=8, days=14)
+    start = greedy_roster(problem, seed=4)
+    search = _search(problem, start)
+    first = search.best.objective
+    rng = random.Random(5)
+    for kind in NEIGHBOURHOODS:
+        search._search_neighbourhood(kind, rng, search.best)
+        check = check_roster(problem, search.best.roster)
+        assert check.feasible, (kind, check.violations)
+        assert check.objective == search.best.objective <= first
