@@ -16,6 +16,10 @@ cannot be used is quarantined with its reason, naming the file, the message's po
 line (:meth:`ops.store.Store.quarantine_message`, source :data:`QUARANTINE_SOURCE`). One bad message never
 stops the others, and what a file's commit stored stays stored whatever happens next.
 
+An event id already stored for a *different* event (a sender that reused a message control id for
+another message: the store keeps the first and skips the second) is logged as a warning naming the event id,
+and counted (``reused_ids``); :func:`reused_event_ids` finds them.
+
 With ``processed_dir``, a file is moved there only after its events and quarantined messages are
 committed, so that the next run does not read it again; a crash before the move is harmless (the events
 are skipped as duplicates, the quarantined messages are recognised and not quarantined twice).
@@ -34,17 +38,20 @@ Examples
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any
 
 from ops.store import Store
+from ops.store.event_log import events_frame, select_events
+from ops.store.schema import events as events_table
 from patients.errors import EventParseError
-from patients.events import PatientEvent
+from patients.events import EVENT_SCHEMA, PatientEvent, events_to_frame
 from patients.fhir import parse_fhir
 from patients.hl7v2 import parse_hl7_message
 
@@ -59,6 +66,8 @@ IGNORED_SUFFIXES: tuple[str, ...] = (".part", ".tmp")
 
 QUARANTINE_SOURCE = "inbox"
 """``source`` of the messages quarantined by :func:`ingest_files`."""
+
+logger = logging.getLogger(__name__)
 
 _RECENT_QUARANTINE_ROWS = 1000  # newest quarantined messages compared with, so a re-run does not repeat them
 _SEGMENT_BREAK = re.compile(r"\r\n|\r|\n")
@@ -89,6 +98,9 @@ class FileReport:
         Messages or documents quarantined.
     moved_to
         Where the file was moved (None when it was not moved).
+    reused_ids
+        Of the duplicates, events whose id was stored for a different event (a sender reused a message
+        control id): not stored.
     """
 
     path: Path
@@ -98,6 +110,7 @@ class FileReport:
     duplicates: int
     quarantined: int
     moved_to: Path | None = None
+    reused_ids: int = 0
 
 
 @dataclass(frozen=True)
@@ -131,6 +144,11 @@ class IngestReport:
         return sum(f.quarantined for f in self.files)
 
     @property
+    def reused_ids(self) -> int:
+        """Events not stored because their id was stored for a different event (a reused control id)."""
+        return sum(f.reused_ids for f in self.files)
+
+    @property
     def messages(self) -> int:
         """Messages or documents read."""
         return sum(f.messages for f in self.files)
@@ -143,6 +161,7 @@ class IngestReport:
             "accepted": self.accepted,
             "duplicates": self.duplicates,
             "quarantined": self.quarantined,
+            "reused_ids": self.reused_ids,
             "skipped": [str(path) for path in self.skipped],
             "by_file": [
                 {
@@ -152,6 +171,7 @@ class IngestReport:
                     "accepted": f.accepted,
                     "duplicates": f.duplicates,
                     "quarantined": f.quarantined,
+                    "reused_ids": f.reused_ids,
                 }
                 for f in self.files
             ],
@@ -227,16 +247,72 @@ def ingest_files(
         else:
             events, rejected, messages = _read_fhir(path, data, salt, unit_codes, service_codes)
         inserted, duplicates, failed = _append(store, events)
+        reused = reused_event_ids(store, events) if duplicates else []
+        for event in reused:
+            logger.warning(
+                "%s: event %s is already stored for a different message; not stored again "
+                "(the sender reused its message control id)",
+                path.name,
+                event.event_id,
+            )
         rejected += failed
         for raw, reason in rejected:
             if (raw, reason) not in already:
                 store.quarantine_message(raw, reason, source=QUARANTINE_SOURCE)
                 already.add((raw, reason))
         moved = _move(path, target) if target is not None else None
-        reports.append(FileReport(path, kind, messages, inserted, duplicates, len(rejected), moved))
+        reports.append(
+            FileReport(path, kind, messages, inserted, duplicates, len(rejected), moved, len(reused))
+        )
     if progress is not None:
         progress(len(files), len(files), "")
     return IngestReport(tuple(reports), tuple(skipped))
+
+
+def reused_event_ids(store: Store, new_events: Sequence[PatientEvent]) -> list[PatientEvent]:
+    """The events whose id the store holds for a *different* event: a message that reused another's id.
+
+    The store skips an event whose id it already holds. For a message resent unchanged that is right;
+    for a different message that reused the id (a sender that repeats a message control id) the new
+    event is lost. Call this after appending the events, when some were duplicates: each event is
+    compared, field by field, with the stored event of the same id (the store keeps the events, not
+    the messages they came from). An event stored by that append compares equal to itself.
+
+    Parameters
+    ----------
+    store
+        The event store the events were appended to.
+    new_events
+        The events appended.
+
+    Returns
+    -------
+    list[PatientEvent]
+        Those of ``new_events`` that differ from the stored event of their id, in their order.
+
+    Examples
+    --------
+    >>> inserted, duplicates = store.append_events(events)  # doctest: +SKIP
+    >>> reused = reused_event_ids(store, events) if duplicates else []  # doctest: +SKIP
+    """
+    if not new_events:
+        return []
+    identifiers = sorted({event.event_id for event in new_events})
+    query = select_events(with_seq=False).where(events_table.c.event_id.in_(identifiers))
+    with store.engine.connect() as connection:
+        stored_frame = events_frame(connection.execute(query).all(), EVENT_SCHEMA)
+    stored = {row["event_id"]: _comparable(row) for row in stored_frame.iter_rows(named=True)}
+    new_rows = events_to_frame(list(new_events)).iter_rows(named=True)
+    return [
+        event
+        for event, row in zip(new_events, new_rows, strict=True)
+        if event.event_id in stored and stored[event.event_id] != _comparable(row)
+    ]
+
+
+def _comparable(row: dict[str, Any]) -> dict[str, Any]:
+    """An events-frame row with its payload decoded (JSON text may be spaced differently)."""
+    return {**row, "payload": json.loads(row["payload"]) if row["payload"] else {}}
 
 
 def _files(paths_or_folder: str | Path | Iterable[str | Path]) -> tuple[list[Path], list[Path]]:

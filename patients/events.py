@@ -1,8 +1,8 @@
 """The canonical patient event: what every feed (HL7 v2, FHIR R4, synthetic history) is turned into.
 
-The event store keeps these rows append-only; ``event_id`` is the source message id (MSH-10 for HL7 v2,
-the resource id + version for FHIR, a deterministic id for synthetic history), unique in the store so a
-replayed message is harmless.
+The event store keeps these rows append-only; ``event_id`` is the source message id (for HL7 v2 the
+sender and its control id, ``hl7:<MSH-3>^<MSH-4>:<MSH-10>``; the resource id + version for FHIR; a
+deterministic id for synthetic history), unique in the store so a replayed message is harmless.
 """
 
 from __future__ import annotations

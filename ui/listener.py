@@ -6,8 +6,8 @@ every message gets one ACK, in the order the messages arrived on that connection
 ====  ==============================================================================================
 MSA   meaning
 ====  ==============================================================================================
-AA    the message's event is committed to the store (or was already there: a message resent with the
-      same MSH-10 is acknowledged again and not applied twice).
+AA    the message's event is committed to the store (or was already there: a message resent from the
+      same sender with the same MSH-10 is acknowledged again and not applied twice).
 AE    the message was read but its content is wrong (a missing or invalid field outside MSH, e.g.
       ``PV1-3``); it is in the quarantine table with the reason. Fix it and send it again.
 AR    the message was refused whole: unsupported message type or version (``MSH-9``, ``MSH-12``),
@@ -32,6 +32,12 @@ Memory is bounded: a frame is at most ``max_message_bytes`` (the rest of a large
 never buffered); a connection has at most ``max_in_flight`` messages read but not yet acknowledged,
 and all connections together at most ``max_buffered_bytes`` of messages waiting for a commit. When a
 limit is reached the listener stops reading that socket, and TCP flow control slows the sender.
+
+The event id of a message is ``hl7:<MSH-3>^<MSH-4>:<MSH-10>`` (:func:`patients.hl7v2.hl7_event_id`):
+two systems that use the same control id do not overwrite each other. A message whose event id is
+stored already, but for a different event (the sender reused a control id for another message), is
+answered AA like any duplicate and not applied; it is logged as a warning and counted
+(:attr:`ListenerCounts.reused_ids`), so that the interface team can find it.
 
 Logs name a message by its control id (MSH-10) and type (MSH-9) only, never by patient data: no PID
 field, no raw text, no value from the message.
@@ -540,7 +546,10 @@ class ListenerCounts:
     accepted, errors, rejected
         Messages answered AA, AE and AR.
     duplicates
-        Messages answered AA whose event was already stored (resent or repeated MSH-10).
+        Messages answered AA whose event was already stored (resent, or a repeated event id).
+    reused_ids
+        Of the duplicates, messages whose event id was stored for a different event: the sender reused
+        a control id for another message, which was therefore not applied (each is logged).
     quarantined
         Messages put in the quarantine table.
     batches
@@ -553,6 +562,7 @@ class ListenerCounts:
     errors: int = 0
     rejected: int = 0
     duplicates: int = 0
+    reused_ids: int = 0
     quarantined: int = 0
     batches: int = 0
 
@@ -818,6 +828,34 @@ class FeedCommitter:
         )
         counts.duplicates += result.duplicates
         counts.quarantined += len(rejected)
+        if result.duplicates:
+            self._report_reused_ids(items, counts)
+
+    def _report_reused_ids(self, items: Sequence[ExaminedMessage], counts: ListenerCounts) -> None:
+        """Warn about duplicates whose stored event differs: a sender reused a control id.
+
+        Runs after the commit, only for batches with duplicates. The messages are answered AA all the
+        same (the store keeps the first event of an id), so a failure here only costs the warning.
+        """
+        # Imported here: ops.ingest brings the FHIR parser, which the parse worker processes never need.
+        from ops.ingest import reused_event_ids
+
+        events = [item.event for item in items if item.event is not None]
+        try:
+            reused = {id(event) for event in reused_event_ids(self.store, events)}
+        except Exception as error:
+            logger.warning("could not compare duplicates with the stored events (%s)", _error_name(error))
+            return
+        for item in items:
+            if item.event is None or id(item.event) not in reused:
+                continue
+            counts.reused_ids += 1
+            logger.warning(
+                "message %s (%s): its event id is stored already for a different message; answered AA "
+                "but not applied (the sender reused its message control id)",
+                _loggable(item.header.control_id if item.header else ""),
+                _loggable(item.header.message_type if item.header else ""),
+            )
 
 
 def _store_failure(error: BaseException) -> Rejection:
@@ -1175,10 +1213,12 @@ class MLLPListener:
                 await loop.run_in_executor(None, executor.shutdown, True)
         await self._server.wait_closed()
         logger.info(
-            "stopped: %d message(s) received, %d AA (%d duplicates), %d AE, %d AR, %d quarantined",
+            "stopped: %d message(s) received, %d AA (%d duplicates, %d of them reusing another message's "
+            "event id), %d AE, %d AR, %d quarantined",
             self.counts.received,
             self.counts.accepted,
             self.counts.duplicates,
+            self.counts.reused_ids,
             self.counts.errors,
             self.counts.rejected,
             self.counts.quarantined,

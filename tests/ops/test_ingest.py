@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import logging
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,8 +12,9 @@ from pathlib import Path
 import pytest
 
 from ops import ingest as ingest_module
-from ops.ingest import QUARANTINE_SOURCE, IngestError, ingest_files, split_hl7_messages
+from ops.ingest import QUARANTINE_SOURCE, IngestError, ingest_files, reused_event_ids, split_hl7_messages
 from ops.store import Store, open_store
+from patients.hl7v2 import parse_hl7_message
 from tests.conftest import PROJECT_ROOT
 
 MESSAGES = PROJECT_ROOT / "tests" / "patients" / "messages"
@@ -57,7 +60,11 @@ def test_hl7_file_events_are_stored_and_a_bad_message_is_quarantined_with_where_
     assert (file_report.kind, file_report.messages) == ("hl7", 4)
     assert (report.accepted, report.duplicates, report.quarantined) == (3, 0, 1)
     events = store.read_events()
-    assert sorted(events.get_column("event_id").to_list()) == ["MSG-A01-0001", "MSG-A02-0002", "MSG-A03-0003"]
+    assert sorted(events.get_column("event_id").to_list()) == [
+        "hl7:PAS^RGH:MSG-A01-0001",  # sending application ^ facility : MSH-10
+        "hl7:PAS^RGH:MSG-A02-0002",
+        "hl7:PAS^RGH:MSG-A03-0003",
+    ]
     (bad,) = store.quarantined()
     assert bad.source == QUARANTINE_SOURCE
     # The second message of the file, whose MSH is the file's 7th segment (line), with the field at fault.
@@ -74,6 +81,54 @@ def test_reading_a_file_again_stores_nothing_twice(store: Store, tmp_path: Path)
     assert (again.accepted, again.duplicates) == (0, 3)
     assert store.count_events() == 3
     assert len(store.quarantined()) == 1  # the same bad message is not quarantined twice
+
+
+def test_two_senders_with_the_same_control_id_are_both_stored(store: Store, tmp_path: Path) -> None:
+    admission = _message("adt_a01_admit.hl7")
+    # The same MSH-10 from another system (MSH-3) and from another facility (MSH-4) behind the engine.
+    other_system = admission.replace("MSH|^~\\&|PAS|RGH|", "MSH|^~\\&|EPR|RGH|", 1)
+    other_site = admission.replace("MSH|^~\\&|PAS|RGH|", "MSH|^~\\&|PAS|SJH|", 1)
+    path = tmp_path / "three.hl7"
+    path.write_text("\n".join([admission, other_system, other_site]))
+    first = ingest_files(store, [path], salt=SALT)
+    again = ingest_files(store, [path], salt=SALT)  # every message resent: nothing new
+    assert (first.accepted, first.duplicates, first.reused_ids) == (3, 0, 0)
+    assert (again.accepted, again.duplicates, again.reused_ids) == (0, 3, 0)
+    assert sorted(store.read_events()["event_id"].to_list()) == [
+        "hl7:EPR^RGH:MSG-A01-0001",
+        "hl7:PAS^RGH:MSG-A01-0001",
+        "hl7:PAS^SJH:MSG-A01-0001",
+    ]
+
+
+def test_a_different_message_reusing_a_control_id_is_counted_and_logged(
+    store: Store, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    admission = _message("adt_a01_admit.hl7")
+    (tmp_path / "first.hl7").write_text(admission)
+    ingest_files(store, [tmp_path / "first.hl7"], salt=SALT)
+    # The same sender and MSH-10 for another patient's admission: a sender fault.
+    other = admission.replace("100234^^^RGH^MR", "100999^^^RGH^MR").replace("|AMU^12^B^", "|WARD7^3^A^")
+    assert other != admission
+    (tmp_path / "second.hl7").write_text(admission + "\n" + other)
+    caplog.set_level(logging.WARNING, logger="ops.ingest")
+    report = ingest_files(store, [tmp_path / "second.hl7"], salt=SALT)
+    assert (report.accepted, report.duplicates, report.reused_ids) == (0, 2, 1)
+    assert report.as_dict()["reused_ids"] == 1 and report.as_dict()["by_file"][0]["reused_ids"] == 1
+    assert store.read_events()["unit"].to_list() == ["AMU"]  # the first event is kept
+    [warning] = [record.getMessage() for record in caplog.records]
+    assert warning.startswith("second.hl7: event hl7:PAS^RGH:MSG-A01-0001 is already stored for a different")
+    assert "100999" not in warning and "WARD7" not in warning
+
+
+def test_reused_event_ids_compares_with_the_stored_events(store: Store) -> None:
+    admission = parse_hl7_message(_message("adt_a01_admit.hl7").replace("\n", "\r"), salt=SALT)
+    store.append_events([admission])
+    moved = dataclasses.replace(admission, unit="WARD7")
+    vitals = dataclasses.replace(admission, payload={**admission.payload, "spo2": 91})
+    new = dataclasses.replace(admission, event_id="hl7:PAS^RGH:OTHER")
+    assert reused_event_ids(store, [admission, moved, vitals, new]) == [moved, vitals]
+    assert reused_event_ids(store, []) == []
 
 
 def test_fhir_bundles_arrays_and_ndjson_with_a_bad_bundle(store: Store, tmp_path: Path) -> None:

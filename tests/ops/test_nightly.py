@@ -618,7 +618,7 @@ def test_the_command_survives_being_killed_at_any_moment(store_url: str, tmp_pat
         published = store.latest_plan(PLAN_KIND)
         ids = store.read_events().get_column("event_id").to_list()
     assert published is not None and latest_version(out) == published.version
-    fed = [i for i in ids if i.startswith("K")]
+    fed = [i for i in ids if i.startswith("hl7:PAS^RGH:K")]
     assert len(fed) == len(set(fed)) == 2 * len(files)  # every message of every file, each once
 
 

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import json
+import random
 from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+import hl7
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from patients import hl7v2
 from patients.errors import EventParseError, HL7ParseError, UnsupportedMessageError
 from patients.events import AdmissionType, EventKind, PatientEvent
-from patients.hl7v2 import parse_hl7_message
+from patients.fhir import parse_fhir
+from patients.hl7v2 import EVENT_ID_PREFIX, hl7_event_id, parse_hl7_message
 from patients.identity import SALT_ENVIRONMENT_VARIABLE, encounter_key, patient_key
 
 MESSAGES = Path(__file__).parent / "messages"
@@ -59,7 +65,7 @@ def drop_segment(message: str, segment_id: str) -> str:
     return "\r".join(segment for segment in message.split("\r") if not segment.startswith(segment_id + "|"))
 
 
-def parse(message: str, **options: object) -> PatientEvent:
+def parse(message: str | bytes, **options: object) -> PatientEvent:
     return parse_hl7_message(message, salt=SALT, **options)  # type: ignore[arg-type]
 
 
@@ -78,7 +84,7 @@ STAY = encounter_key(VISIT, salt=SALT)
 
 def test_a01_admission_is_read_exactly() -> None:
     assert parse(load("adt_a01_admit.hl7")) == PatientEvent(
-        event_id="MSG-A01-0001",
+        event_id="hl7:PAS^RGH:MSG-A01-0001",  # sending application ^ facility : MSH-10
         source="hl7",
         kind=EventKind.ADMIT,
         occurred_at=at("2024-03-01T08:20:00"),  # EVN-6, the event occurred
@@ -107,7 +113,7 @@ def test_a02_transfer_carries_new_and_prior_location() -> None:
 def test_a03_discharge_time_is_pv1_45_when_evn_6_is_empty() -> None:
     event = parse(load("adt_a03_discharge.hl7"))
     assert (event.event_id, event.kind, event.occurred_at, event.unit) == (
-        "MSG-A03-0003",
+        "hl7:PAS^RGH:MSG-A03-0003",
         EventKind.DISCHARGE,
         at("2024-03-05T15:30:00"),
         "WARD7",
@@ -117,7 +123,7 @@ def test_a03_discharge_time_is_pv1_45_when_evn_6_is_empty() -> None:
 def test_a04_registration_in_the_emergency_department() -> None:
     event = parse(load("adt_a04_register.hl7"))
     assert event == PatientEvent(
-        event_id="MSG-A04-0004",
+        event_id="hl7:EDIS^RGH:MSG-A04-0004",
         source="hl7",
         kind=EventKind.REGISTER,
         occurred_at=at("2024-03-01T02:05:00"),  # PV1-44
@@ -174,7 +180,7 @@ def test_a12_names_the_cancelled_location_as_prior() -> None:
 def test_oru_r01_vital_signs_observation() -> None:
     event = parse(load("oru_r01_vitals.hl7"))
     assert (event.event_id, event.kind, event.occurred_at, event.unit) == (
-        "MSG-ORU-0009",
+        "hl7:EOBS^RGH:MSG-ORU-0009",
         EventKind.OBSERVATION,
         at("2024-03-02T14:00:00"),
         "WARD7",
@@ -269,8 +275,8 @@ def test_negative_offset_and_fractional_seconds() -> None:
 @pytest.mark.parametrize("separator", ["\r", "\n", "\r\n"])
 def test_segment_separators_and_mllp_framing_are_tolerated(separator: str) -> None:
     framed = "\x0b" + load("adt_a01_admit.hl7").replace("\r", separator) + "\x1c\r"
-    assert parse(framed).event_id == "MSG-A01-0001"
-    assert parse(framed.encode()).event_id == "MSG-A01-0001"
+    assert parse(framed).event_id == "hl7:PAS^RGH:MSG-A01-0001"
+    assert parse(framed.encode()).event_id == "hl7:PAS^RGH:MSG-A01-0001"
 
 
 def test_unit_and_service_codes_are_translated_to_scenario_ids() -> None:
@@ -426,3 +432,176 @@ def test_supplemental_oxygen_codes(code: str, value: str, units: str, on_oxygen:
     message = set_field(set_field(message, "OBX", 3, code, 3), "OBX", 5, value, 3)
     message = set_field(message, "OBX", 6, units, 3)
     assert parse(message).payload["on_oxygen"] is on_oxygen
+
+
+# --------------------------------------------------------------------------------------------------
+# Event ids: the sender and its control id
+# --------------------------------------------------------------------------------------------------
+
+
+def test_two_senders_with_the_same_control_id_give_different_events() -> None:
+    pas = _a01()
+    lab = set_field(pas, "MSH", 3, "LAB")
+    other_site = set_field(pas, "MSH", 4, "SJH")
+    ids = {parse(message).event_id for message in (pas, lab, other_site)}
+    assert ids == {"hl7:PAS^RGH:MSG-A01-0001", "hl7:LAB^RGH:MSG-A01-0001", "hl7:PAS^SJH:MSG-A01-0001"}
+
+
+def test_a_resent_message_gives_the_same_event_id() -> None:
+    first = parse(_a01())
+    resent = "\x0b" + _a01().replace("\r", "\r\n") + "\x1c\r"  # as a file or another engine frames it
+    assert parse(resent).event_id == first.event_id
+    assert parse(resent) == first
+
+
+def test_empty_sending_application_and_facility_are_kept_apart() -> None:
+    message = set_field(set_field(_a01(), "MSH", 3, ""), "MSH", 4, "")
+    assert parse(message).event_id == "hl7:^:MSG-A01-0001"
+    assert parse(set_field(message, "MSH", 4, "RGH")).event_id == "hl7:^RGH:MSG-A01-0001"
+    assert parse(set_field(message, "MSH", 3, "RGH")).event_id == "hl7:RGH^:MSG-A01-0001"
+
+
+def test_a_sender_named_by_its_universal_id_only() -> None:
+    message = set_field(_a01(), "MSH", 3, "^2.16.840.1.113883.19.5^ISO")
+    assert parse(message).event_id == "hl7:2.16.840.1.113883.19.5^RGH:MSG-A01-0001"
+    both = set_field(_a01(), "MSH", 3, "PAS^2.16.840.1.113883.19.5^ISO")
+    assert parse(both).event_id == "hl7:PAS^RGH:MSG-A01-0001"  # the namespace id wins
+
+
+def test_separators_in_the_sender_names_are_escaped() -> None:
+    # "A^B" from "A" at facility "B": an escaped component separator (\S\) must not merge the two.
+    escaped = parse(set_field(set_field(_a01(), "MSH", 3, "A\\S\\B"), "MSH", 4, "")).event_id
+    plain = parse(set_field(set_field(_a01(), "MSH", 3, "A"), "MSH", 4, "B")).event_id
+    assert (escaped, plain) == ("hl7:A%5EB^:MSG-A01-0001", "hl7:A^B:MSG-A01-0001")
+    assert hl7_event_id("A:B", "C", "1") == "hl7:A%3AB^C:1" != hl7_event_id("A", "B:C", "1")
+    assert hl7_event_id("A", "B", "C:1") == "hl7:A^B:C:1" != hl7_event_id("A", "B:C", "1")
+    assert hl7_event_id("%5E", "", "1") == "hl7:%255E^:1" != hl7_event_id("^", "", "1")
+
+
+@given(
+    first=st.tuples(st.text(max_size=6), st.text(max_size=6), st.text(min_size=1, max_size=6)),
+    second=st.tuples(st.text(max_size=6), st.text(max_size=6), st.text(min_size=1, max_size=6)),
+)
+def test_different_senders_or_control_ids_never_share_an_event_id(
+    first: tuple[str, str, str], second: tuple[str, str, str]
+) -> None:
+    assert (hl7_event_id(*first) == hl7_event_id(*second)) == (first == second)
+
+
+def test_a_control_id_with_components_is_refused() -> None:
+    # Only MSG^1 would be read: MSG^1 and MSG^2 would share an id and the second would be dropped.
+    with pytest.raises(HL7ParseError) as raised:
+        parse(set_field(_a01(), "MSH", 10, "MSG^1"))
+    assert (raised.value.location, raised.value.message_id) == ("MSH-10", "MSG")
+    assert "one value" in raised.value.reason
+    with pytest.raises(HL7ParseError, match="MSH-10"):
+        parse(set_field(_a01(), "MSH", 10, "MSG~2"))
+    assert parse(set_field(_a01(), "MSH", 10, "MSG\\S\\1")).event_id == "hl7:PAS^RGH:MSG^1"  # escaped
+
+
+def test_hl7_event_ids_cannot_collide_with_fhir_event_ids() -> None:
+    hl7_ids = {parse(load(path.name)).event_id for path in MESSAGES.glob("*.hl7")}
+    bundle = (MESSAGES / "fhir_admission_bundle.json").read_text()
+    fhir_ids = {event.event_id for event in parse_fhir(bundle, salt=SALT)}
+    assert all(event_id.startswith(EVENT_ID_PREFIX) for event_id in hl7_ids)
+    # FHIR ids start with a resource type and a slash ("Encounter/<key>/_history/1").
+    assert fhir_ids and not any(event_id.startswith(EVENT_ID_PREFIX) for event_id in fhir_ids)
+
+
+# --------------------------------------------------------------------------------------------------
+# Parsing only the fields read gives what parsing the whole message gives
+# --------------------------------------------------------------------------------------------------
+
+
+def with_separators(message: str, field: str, encoding: str) -> str:
+    """The message written with other separators (the fixtures hold none of these characters)."""
+    separators = field + (encoding + "&")[:4]  # with three encoding characters, "&" stays
+    table = str.maketrans(dict(zip("|^~\\&", separators, strict=True)))
+    header, rest = message[:8], message[8:]  # "MSH|^~\&"
+    return "MSH" + field + encoding + rest.translate(table) if header == "MSH|^~\\&" else message
+
+
+@pytest.mark.parametrize(
+    ("field", "encoding"),
+    [
+        ("|", "^~\\&"),
+        ("#", "$*@!"),  # other separators: still cut down
+        ("|", "^~\\&#"),  # v2.7 truncation character
+        ("|", "^~\\"),  # no subcomponent separator: parsed whole
+        ("|", "^^\\&"),  # a separator twice: parsed whole, as the hl7 package reads it
+    ],
+)
+def test_other_separators_give_the_same_event(field: str, encoding: str) -> None:
+    for path in sorted(MESSAGES.glob("*.hl7")):
+        expected = parse(load(path.name))
+        message = with_separators(load(path.name), field, encoding)
+        if len(set(encoding)) < len(encoding):
+            with pytest.raises(HL7ParseError) as raised:
+                parse(message)
+            assert raised.value.location == "MSH-2"  # the hl7 package cannot split it, as before
+            continue
+        assert parse(message) == expected, path.name
+
+
+def test_segments_and_fields_not_read_do_not_change_the_event() -> None:
+    expected = parse(_a01())
+    noisy = set_field(_a01(), "PID", 5, "O\\F\\BRIEN^MAR~GARET&X^^^MRS")
+    noisy = noisy.replace("\rPV1|", "\rNK1|1|DOE^JOHN|SPO\rAL1|1||^PENICILLIN\rPV1|", 1)
+    noisy = set_field(noisy, "PV1", 7, "C4411^ADEBAYO~C5522^OKAFOR")
+    assert parse(noisy) == expected
+
+
+def _mutations(count: int, seed: int) -> list[str]:
+    """Fixture messages with random characters, fields and segments changed."""
+    rng = random.Random(seed)
+    originals = [load(path.name) for path in sorted(MESSAGES.glob("*.hl7"))]
+    noise = list("|^~\\&#$ \t\r\n0123456789.+-MSHPIDVOBXEN")
+    values = ["", "X^Y", "A~B", "\\S\\", "a&b", " ", "20240301", "MSH", "^^^", "~", "\\E\\", "A\\F\\B"]
+    messages = []
+    for _ in range(count):
+        text = rng.choice(originals)
+        for _ in range(rng.randint(1, 3)):
+            roll, position = rng.random(), rng.randrange(len(text))
+            if roll < 0.4:
+                text = text[:position] + rng.choice(noise) + text[position:]
+            elif roll < 0.6:
+                text = text[:position] + text[position + 1 :]
+            elif roll < 0.8:
+                fields = text.split("|")
+                fields[rng.randrange(1, len(fields))] = rng.choice(values)
+                text = "|".join(fields)
+            else:
+                segments = text.split("\r")
+                number = rng.randrange(1, len(segments))
+                segments[number] = (
+                    segments[number][:3] + rng.choice(["~X", "^X", "", " "]) + segments[number][3:]
+                )
+                text = "\r".join(segments)
+        messages.append(text)
+    return messages
+
+
+def _outcome(message: str) -> object:
+    try:
+        return parse(message, local_timezone=ZoneInfo("Europe/London"))
+    except HL7ParseError as error:
+        return (type(error).__name__, error.location, error.reason, error.message_id)
+
+
+@pytest.mark.filterwarnings("ignore:The 'warn' method is deprecated:DeprecationWarning")  # hl7's logger
+def test_cut_down_parsing_agrees_with_parsing_the_whole_message(monkeypatch: pytest.MonkeyPatch) -> None:
+    messages = _mutations(600, seed=20240301)
+    cut_down = [_outcome(message) for message in messages]
+    monkeypatch.setattr(hl7v2, "_cut_down", lambda segments: None)  # every message parsed whole
+    whole = [_outcome(message) for message in messages]
+    assert sum(isinstance(outcome, PatientEvent) for outcome in whole) > 100
+    assert sum(isinstance(outcome, tuple) for outcome in whole) > 100
+    for message, mine, reference in zip(messages, cut_down, whole, strict=True):
+        assert mine == reference, message
+
+
+def test_every_field_read_is_handed_to_the_hl7_package() -> None:
+    segment = hl7v2._Segment(hl7.parse("MSH|^~\\&|A\rPV1|I")[1], "PV1", {2: 1})
+    assert hl7v2._Message.value(segment, 2) == "I"
+    with pytest.raises(LookupError, match="PV1-7 is read but not in _FIELDS_READ"):
+        hl7v2._Message.value(segment, 7)

@@ -279,7 +279,7 @@ def test_duplicate_event_ids_are_ignored() -> None:
     admission = hl7("adt_a01_admit.hl7")
     assert registry.apply(admission) is ApplyOutcome.APPLIED
     assert registry.apply(admission) is ApplyOutcome.DUPLICATE
-    same_id_other_content = event("MSG-A01-0001", EventKind.DISCHARGE, 30, encounter=STAY)
+    same_id_other_content = event(admission.event_id, EventKind.DISCHARGE, 30, encounter=STAY)
     assert registry.apply(same_id_other_content) is ApplyOutcome.DUPLICATE
     assert registry.census() == 1
     assert where(registry, STAY) == (StayStatus.ADMITTED, "AMU", "12-B")

@@ -37,7 +37,7 @@ from ops.settings import SaltNotConfigured
 from ops.store import AppendResult, Store, open_store
 from patients.errors import HL7ParseError, UnsupportedMessageError
 from patients.events import events_to_frame
-from patients.hl7v2 import parse_hl7_message
+from patients.hl7v2 import hl7_event_id, parse_hl7_message
 from patients.identity import DEMO_SALT
 from tests.ops.conftest import postgres_server, store, store_url  # noqa: F401  (fixtures)
 from ui.listener import (
@@ -398,6 +398,16 @@ def stored_event_ids(opened: Store) -> list[str]:
     return opened.events_since(0)["event_id"].to_list()
 
 
+def event_id(control_id: str, sender: str = "PAS") -> str:
+    """The event id of a test message (sent by ``sender`` at RGH) with this MSH-10."""
+    return hl7_event_id(sender, "RGH", control_id)
+
+
+def from_sender(message: bytes, sender: str) -> bytes:
+    """The message as another sending application (MSH-3) would send it."""
+    return message.replace(b"MSH|^~\\&|PAS|", b"MSH|^~\\&|" + sender.encode() + b"|", 1)
+
+
 # -- framing ------------------------------------------------------------------------------------------
 
 
@@ -549,7 +559,7 @@ def test_feed_committer_answers_each_message_of_a_batch_in_order(sqlite_store: S
         ("AA", "B2"),
     ]
     assert (outcome.counts.accepted, outcome.counts.rejected, outcome.counts.duplicates) == (3, 1, 1)
-    assert stored_event_ids(sqlite_store) == ["B1", "B2"]
+    assert stored_event_ids(sqlite_store) == [event_id("B1"), event_id("B2")]
     [kept] = sqlite_store.quarantined()
     assert (kept.raw, kept.source) == ("garbage", "hl7-mllp")
     assert kept.reason == "MSH: the message does not start with an MSH segment (answered AR)"
@@ -564,7 +574,7 @@ def test_append_feed_batch_commits_events_and_quarantine_together(store: Store) 
         [event], [("raw text", "PV1-3: why")], source="hl7-mllp", received_at=START
     )
     assert result == AppendResult(1, 0)
-    assert stored_event_ids(store) == ["T1"]
+    assert stored_event_ids(store) == [event_id("T1")]
     [kept] = store.quarantined()
     assert (kept.raw, kept.reason, kept.source, kept.received_at) == (
         "raw text",
@@ -584,7 +594,8 @@ def test_append_feed_batch_commits_events_and_quarantine_together(store: Store) 
     second = parse_hl7_message(valid_message("T2"), salt=SALT)
     with pytest.raises(sqlalchemy_errors.IntegrityError):
         store.append_feed_batch([second], [("raw", None)])  # type: ignore[list-item]  # reason is NOT NULL
-    assert stored_event_ids(store) == ["T1"]  # the event was rolled back with the failed quarantine row
+    # The event was rolled back with the failed quarantine row.
+    assert stored_event_ids(store) == [event_id("T1")]
     assert len(store.quarantined()) == 1
 
 
@@ -609,7 +620,7 @@ def test_aa_is_sent_only_once_the_event_is_committed(sqlite_store: Store, tmp_pa
             connection.sendall(frame_message(valid_message(f"C{number}").decode()))
             [ack] = read_acks(connection, 1)
             assert (ack.code, ack.control_id) == ("AA", f"C{number}")
-            assert f"C{number}" in stored_event_ids(reader)  # through another connection
+            assert event_id(f"C{number}") in stored_event_ids(reader)  # through another connection
 
 
 def test_errors_are_quarantined_with_the_raw_text_before_the_ae_or_ar(
@@ -649,8 +660,63 @@ def test_a_resent_message_is_acknowledged_and_stored_once(sqlite_store: Store) -
         second = exchange(running.address, message + message, 2)  # resent on a new connection, twice
         counts = running.listener.counts
     assert [(ack.code, ack.control_id) for ack in first + second] == [("AA", "DUP-1")] * 3
-    assert stored_event_ids(sqlite_store) == ["DUP-1"]
+    assert stored_event_ids(sqlite_store) == [event_id("DUP-1")]
     assert (counts.accepted, counts.duplicates) == (3, 2)
+
+
+def test_two_senders_with_the_same_control_id_are_both_stored(sqlite_store: Store) -> None:
+    pas = valid_message("SAME-1", unit="AMU", mrn="111111")
+    epr = from_sender(valid_message("SAME-1", unit="WARD7", mrn="222222"), "EPR")
+    assert epr != pas and b"|EPR|RGH|" in epr
+    with RunningListener(sqlite_store) as running:
+        acks = exchange(running.address, mllp(pas) + mllp(epr) + mllp(epr), 3)  # the second one resent
+        counts = running.listener.counts
+    assert [(ack.code, ack.control_id) for ack in acks] == [("AA", "SAME-1")] * 3
+    assert stored_event_ids(sqlite_store) == [event_id("SAME-1"), event_id("SAME-1", sender="EPR")]
+    assert sqlite_store.read_events()["unit"].to_list() == ["AMU", "WARD7"]
+    assert (counts.duplicates, counts.reused_ids) == (1, 0)
+
+
+def test_a_different_message_reusing_a_control_id_is_counted_and_logged(
+    sqlite_store: Store, caplog: pytest.LogCaptureFixture
+) -> None:
+    committer = FeedCommitter(sqlite_store, salt=SALT)
+    first = committer.commit([(MLLPFrame(valid_message("REUSED-1", unit="AMU", mrn="111111")), START)])
+    assert (first.counts.duplicates, first.counts.reused_ids) == (0, 0)
+    caplog.set_level(logging.WARNING, logger="ui.listener")
+    again = committer.commit(
+        [
+            (MLLPFrame(valid_message("REUSED-1", unit="AMU", mrn="111111")), START),  # resent: fine
+            (MLLPFrame(valid_message("REUSED-1", unit="WARD7", mrn="333333")), START),  # a sender fault
+            (MLLPFrame(valid_message("NEW-2")), START),
+        ]
+    )
+    acks = [Ack.parse(ack[1:-2]) for ack in again.acks]
+    assert [(ack.code, ack.control_id) for ack in acks] == [("AA", "REUSED-1")] * 2 + [("AA", "NEW-2")]
+    assert (again.counts.accepted, again.counts.duplicates, again.counts.reused_ids) == (3, 2, 1)
+    assert stored_event_ids(sqlite_store) == [event_id("REUSED-1"), event_id("NEW-2")]
+    assert sqlite_store.read_events()["unit"].to_list()[0] == "AMU"  # the first one is kept
+    [warning] = [record.getMessage() for record in caplog.records if "reused" in record.getMessage()]
+    assert warning.startswith("message REUSED-1 (ADT^A01): its event id is stored already")
+    for identifier in ("333333", "111111", "DOE", "JANE", "V-REUSED-1", "WARD7"):
+        assert identifier not in warning
+
+
+def test_a_failed_comparison_of_duplicates_does_not_fail_the_batch(
+    sqlite_store: Store, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from ops import ingest
+
+    def broken(*_: object) -> list[object]:
+        raise sqlalchemy_errors.OperationalError("SELECT", {}, OSError("gone"))
+
+    monkeypatch.setattr(ingest, "reused_event_ids", broken)
+    committer = FeedCommitter(sqlite_store, salt=SALT)
+    frames = [(MLLPFrame(valid_message("C-1")), START)] * 2
+    outcome = committer.commit(frames)
+    assert [Ack.parse(ack[1:-2]).code for ack in outcome.acks] == ["AA", "AA"]
+    assert (outcome.counts.duplicates, outcome.counts.reused_ids) == (1, 0)
+    assert "could not compare duplicates" in caplog.text
 
 
 def test_pipelined_messages_are_group_committed_and_acknowledged_in_order(sqlite_store: Store) -> None:
@@ -660,7 +726,7 @@ def test_pipelined_messages_are_group_committed_and_acknowledged_in_order(sqlite
         acks = exchange(running.address, b"".join(mllp(m.raw) for m in feed), len(feed))
     assert [(ack.code, ack.control_id) for ack in acks] == [(m.code.value, m.control_id) for m in feed]
     assert len(gated.batch_sizes) < len(feed) / 3  # messages waiting for a commit went into one batch
-    expected = {m.control_id for m in feed if m.code is AckCode.ACCEPT}
+    expected = {event_id(m.control_id) for m in feed if m.code is AckCode.ACCEPT}
     assert sorted(stored_event_ids(sqlite_store)) == sorted(expected)
 
 
@@ -741,7 +807,7 @@ def test_an_oversized_frame_is_rejected_quarantined_in_part_and_the_feed_goes_on
     assert (acks[1].code, acks[1].control_id) == ("AA", "AFTER-1")
     [kept] = sqlite_store.quarantined()
     assert kept.raw == big[:4096].decode() and kept.reason.startswith("MLLP: the message is larger")
-    assert stored_event_ids(sqlite_store) == ["AFTER-1"]
+    assert stored_event_ids(sqlite_store) == [event_id("AFTER-1")]
 
 
 def test_a_store_outage_is_answered_ar_and_nothing_is_quarantined(sqlite_store: Store) -> None:
@@ -757,12 +823,12 @@ def test_a_store_outage_is_answered_ar_and_nothing_is_quarantined(sqlite_store: 
 
 def test_a_message_the_store_refuses_does_not_fail_its_neighbours(sqlite_store: Store) -> None:
     refusing = GatedStore(sqlite_store)
-    refusing.refuse_event_id = "BAD-2"
+    refusing.refuse_event_id = event_id("BAD-2")
     payload = b"".join(mllp(valid_message(name)) for name in ("OK-1", "BAD-2", "OK-3"))
     with RunningListener(refusing) as running:
         acks = exchange(running.address, payload, 3)
     assert [(ack.code, ack.control_id) for ack in acks] == [("AA", "OK-1"), ("AE", "BAD-2"), ("AA", "OK-3")]
-    assert sorted(stored_event_ids(sqlite_store)) == ["OK-1", "OK-3"]
+    assert sorted(stored_event_ids(sqlite_store)) == [event_id("OK-1"), event_id("OK-3")]
     [kept] = sqlite_store.quarantined()
     assert kept.raw == valid_message("BAD-2").decode() and kept.reason.startswith("store: the store refused")
 
@@ -1027,15 +1093,15 @@ def test_listener_killed_three_times_loses_nothing_and_applies_nothing_twice(tmp
         quarantined = opened.quarantined(limit=None)
         sample = opened.read_events()
     # Every acknowledged message's event is stored exactly once; no malformed one is.
-    accepted = {m.control_id for m in feed if m.code is AckCode.ACCEPT}
+    accepted = {event_id(m.control_id) for m in feed if m.code is AckCode.ACCEPT}
     assert len(stored) == len(set(stored)) == len(accepted)
     assert set(stored) == accepted
     # Stored events are the messages' events.
     by_id = {row["event_id"]: row for row in sample.iter_rows(named=True)}
     for message in random.Random(1).sample([m for m in feed if m.code is AckCode.ACCEPT], 200):
         expected = parse_hl7_message(message.raw, salt=SALT)
-        row = by_id[message.control_id]
-        assert (row["kind"], row["unit"], row["bed"], row["patient_key"], row["encounter_id"]) == (
+        stored_row = by_id[event_id(message.control_id)]
+        assert tuple(stored_row[name] for name in ("kind", "unit", "bed", "patient_key", "encounter_id")) == (
             expected.kind.value, expected.unit, expected.bed, expected.patient_key, expected.encounter_id
         )  # fmt: skip
 

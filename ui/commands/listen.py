@@ -42,11 +42,13 @@ def listen(
 ) -> None:
     """Receive HL7 v2 ADT messages over MLLP: store each event, then acknowledge it (AA / AE / AR).
 
-    A message is acknowledged AA only once its event is committed; a resent message (same MSH-10) is
-    acknowledged again and not applied twice; malformed and unsupported messages are quarantined with
-    the reason and answered AE or AR. The pseudonymisation salt comes from HOSPITAL_TWIN_SALT,
-    HOSPITAL_TWIN_SALT_FILE, or (embedded store) the salt file beside the database.
-    SIGTERM or Ctrl+C stops it after the messages in flight are committed and acknowledged.
+    A message is acknowledged AA only once its event is committed. A resent message (same sender MSH-3/MSH-4
+    and control id MSH-10) is acknowledged again and not applied twice. Malformed and unsupported messages
+    are quarantined with the reason and answered AE or AR.
+
+    The pseudonymisation salt comes from HOSPITAL_TWIN_SALT, HOSPITAL_TWIN_SALT_FILE, or (embedded store)
+    the salt file beside the database. SIGTERM or Ctrl+C stops it after the messages in flight are
+    committed and acknowledged.
     """
     try:
         zone = ZoneInfo(local_timezone)
