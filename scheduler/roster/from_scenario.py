@@ -72,7 +72,7 @@ import polars as pl
 
 from scenarios.schema import Hospital, Scenario, StaffPool, minutes_of_day
 from scheduler.roster.explain import InfeasibilityExplanation, explain_infeasibility
-from scheduler.roster.model import build_roster_model, run_solver, solution_from_run
+from scheduler.roster.model import build_roster_model
 from scheduler.roster.problem import (
     TERM_ROSTER_CHANGES,
     AgencyOffer,
@@ -94,9 +94,12 @@ from scheduler.roster.solution import (
     RosterSolution,
     RosterStatus,
 )
+from scheduler.roster.team_search import TeamSearchSettings, search_team_roster
 
 SOLVER_PARAMETERS: Mapping[str, Any] = {"linearization_level": 0}
-"""CP-SAT parameters of a team's search (besides one worker, the seed and the deterministic budget)."""
+"""CP-SAT parameters of a repair's search (:func:`repair_team_roster`; besides one worker, the seed and the
+deterministic budget). A team's roster is searched by
+:func:`scheduler.roster.team_search.search_team_roster`."""
 
 RETRY_BUDGET_FACTORS: tuple[float, ...] = (3.0, 9.0)
 """When a team's search ends without any roster, it runs again with these multiples of its budget."""
@@ -162,10 +165,14 @@ class RosterSettings:
         Penalty per published nurse-day changed, used only when the published days cannot all be kept;
         far above a nurse short, so that a published day changes only when a hard rule forces it.
     deterministic_seconds_per_nurse
-        CP-SAT deterministic-time budget per nurse of a team [deterministic seconds]; the same budget
-        gives the same roster on every run.
+        Deterministic-time budget of a team's search per nurse [deterministic seconds]; the same budget
+        gives the same roster on every run (:mod:`scheduler.roster.team_search`).
     max_deterministic_seconds
         Cap on one team's deterministic-time budget.
+    neighbourhood_deterministic_seconds
+        Limit of one neighbourhood's CP-SAT search within a team's search [deterministic seconds].
+    window_days
+        Days of a team search's first window of days re-rostered at once (it adapts as the search goes).
     wall_seconds_per_team
         Safety net on one team's wall time [s]; reached only on a badly overloaded machine.
     max_team_size
@@ -190,8 +197,10 @@ class RosterSettings:
     night_spread_weight: int = 10
     weekend_spread_weight: int = 10
     change_weight: int = 10_000
-    deterministic_seconds_per_nurse: float = 0.06
+    deterministic_seconds_per_nurse: float = 0.12
     max_deterministic_seconds: float = 15.0
+    neighbourhood_deterministic_seconds: float = 0.3
+    window_days: int = 7
     wall_seconds_per_team: float = 120.0
     max_team_size: int = 24
     seed: int = 0
@@ -212,11 +221,12 @@ class RosterSettings:
             "seed",
             "max_team_size",
             "explain_max_checks",
+            "window_days",
         ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 raise RosterInputError(f"settings.{name}: must be a non-negative integer, got {value!r}")
-        for name in ("workers", "max_team_size"):
+        for name in ("workers", "max_team_size", "window_days"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise RosterInputError(f"settings.{name}: must be a positive integer, got {value!r}")
@@ -225,6 +235,7 @@ class RosterSettings:
         for name in (
             "deterministic_seconds_per_nurse",
             "max_deterministic_seconds",
+            "neighbourhood_deterministic_seconds",
             "wall_seconds_per_team",
             "explain_deterministic_seconds",
             "explain_wall_seconds",
@@ -236,6 +247,16 @@ class RosterSettings:
     def deterministic_seconds(self, nurses: int) -> float:
         """Deterministic-time budget of a team of ``nurses`` nurses."""
         return min(self.max_deterministic_seconds, max(1.0, self.deterministic_seconds_per_nurse * nurses))
+
+    def team_search(self, nurses: int, *, budget_factor: float = 1.0) -> TeamSearchSettings:
+        """Settings of the search of a team of ``nurses`` nurses (``budget_factor`` times its budget)."""
+        return TeamSearchSettings(
+            deterministic_seconds=budget_factor * self.deterministic_seconds(nurses),
+            round_deterministic_seconds=self.neighbourhood_deterministic_seconds,
+            window_days=self.window_days,
+            seed=self.seed,
+            wall_seconds=self.wall_seconds_per_team,
+        )
 
 
 @dataclass(frozen=True)
@@ -833,19 +854,12 @@ def _solve_team(
             if (a := published.get((nurse.nurse_id, day))) is not None
         )
         built.add_hint(Roster(published_days))
-    run = run_solver(
-        model,
-        time_limit_seconds=settings.wall_seconds_per_team,
-        workers=1,
-        seed=settings.seed,
+    solution = search_team_roster(
+        built,
+        settings.team_search(len(problem.nurses), budget_factor=budget_factor),
         progress=progress,
         cancel=cancel,
-        parameters={
-            **SOLVER_PARAMETERS,
-            "max_deterministic_time": budget_factor * settings.deterministic_seconds(len(problem.nurses)),
-        },
     )
-    solution = solution_from_run(built, run)
     changes = 0
     if not keep_published and solution.roster is not None:
         changes = solution.objective_terms.get(TERM_ROSTER_CHANGES, 0) // max(1, settings.change_weight)

@@ -3,7 +3,9 @@
 The days before ``from_day`` are kept exactly as published. From ``from_day`` on, the roster is solved
 again with the usual objective plus ``change_weight`` for every nurse-day whose assignment differs from
 the published one (a different shift, unit or skill, a shift added or a shift removed). The search starts
-from the obvious repair (the published roster without the shifts that fall on leave now).
+from the obvious repair (the published roster without the shifts that fall on leave now), and the answer
+is never worse than it: when the obvious repair meets every rule and the search (on a short budget) ended
+with a worse roster or none, the obvious repair is the answer.
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from scheduler.roster.checker import check_roster
 from scheduler.roster.model import ProgressCallback, build_roster_model, run_solver, solution_from_run
-from scheduler.roster.problem import TERM_ROSTER_CHANGES, RosterInputError, RosterProblem
+from scheduler.roster.problem import OBJECTIVE_TERMS, TERM_ROSTER_CHANGES, RosterInputError, RosterProblem
 from scheduler.roster.rules import PenaltyTerm
-from scheduler.roster.solution import Assignment, Roster, RosterSolution
+from scheduler.roster.solution import Assignment, Roster, RosterSolution, RosterStatus
 
 DEFAULT_CHANGE_WEIGHT = 10
 """Penalty per changed nurse-day: above a typical shift request, below a nurse short on a shift."""
@@ -170,12 +173,11 @@ def repair_roster(
     built.set_objective(change_terms)
     # Start from the obvious repair, the published roster less the shifts now on leave or days off: when it
     # meets the rules, the answer is never worse than it.
-    built.add_hint(
-        Roster(
-            tuple(a for a in published.assignments if a.day not in _unavailable(problem, a.nurse_id)),
-            published.agency,
-        )
+    obvious = Roster(
+        tuple(a for a in published.assignments if a.day not in _unavailable(problem, a.nurse_id)),
+        published.agency,
     )
+    built.add_hint(obvious)
     run = run_solver(
         model,
         time_limit_seconds=time_limit_seconds,
@@ -187,7 +189,35 @@ def repair_roster(
         # worse than the obvious one on a 14-nurse ward); with it, the search begins at the obvious repair.
         parameters={"repair_hint": True, **(parameters or {})},
     )
-    return solution_from_run(built, run)
+    return _no_worse_than(solution_from_run(built, run), problem, published, obvious, from_day, change_weight)
+
+
+def _no_worse_than(
+    solution: RosterSolution,
+    problem: RosterProblem,
+    published: Roster,
+    obvious: Roster,
+    from_day: int,
+    change_weight: int,
+) -> RosterSolution:
+    """``solution``, or the obvious repair when it meets every rule and costs less (changes included).
+
+    CP-SAT on a short deterministic budget does not always complete the hint before drifting from it; the
+    independent checker prices the obvious repair so that a repair is never worse than doing the least.
+    """
+    if solution.cancelled or solution.status in (RosterStatus.OPTIMAL, RosterStatus.INFEASIBLE):
+        return solution
+    check = check_roster(problem, obvious)
+    if not check.feasible:
+        return solution
+    changes = change_weight * len(roster_changes(published, obvious, from_day=from_day))
+    objective = check.objective + changes
+    if solution.objective is not None and solution.objective <= objective:
+        return solution
+    terms = {name: 0 for name in OBJECTIVE_TERMS} | dict(check.penalties) | {TERM_ROSTER_CHANGES: changes}
+    return replace(
+        solution, status=RosterStatus.FEASIBLE, roster=obvious, objective=objective, objective_terms=terms
+    )
 
 
 def _unavailable(problem: RosterProblem, nurse_id: str) -> frozenset[int]:
