@@ -6,7 +6,7 @@
 2. One incremental twin update (:meth:`TwinRegistry.apply`). Goal: < 1 ms. Reference: rebuilding the
    registry from all the events instead.
 3. Calibration of P(discharge within 24 h / 48 h) on six held-out months of a two-year synthetic history
-   (numbers for docs/benchmarks-census.md).
+   (numbers for docs/benchmarks.md, section "Census forecast, stay model and live twins").
 """
 
 from __future__ import annotations
