@@ -358,6 +358,10 @@ class WhatIfParams(BaseModel):
     replications: int = Field(10, ge=2, le=200, description="Runs of each scenario")
     days: int = Field(28, ge=1, le=365, description="Days simulated [days]")
     seed: int = Field(0, ge=0, le=2**63 - 1, description="Base seed")
+    cold: bool = Field(False, description="Start from an empty hospital after a warm-up, not from the twins")
+    warm_up_days: int = Field(
+        21, ge=0, le=365, description="Warm-up of a cold start [days] (at least 1 without history)"
+    )
 
 
 SCENARIO_NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_\-]{0,99}$"
@@ -457,7 +461,8 @@ def run_whatif(store: Store, params: Mapping[str, Any], context: JobContext) -> 
 
     Both scenarios start from the hospital now when the store holds enough history (the twins in their
     units with their own remaining stays, and arrivals forecast by service: :func:`ops.twin_run
-    .choose_start`), else from an empty hospital after a warm-up; ``start`` in the result says which.
+    .choose_start`), else (or with ``cold``) from an empty hospital after ``warm_up_days`` of warm-up;
+    ``start`` in the result says which.
 
     Returns
     -------
@@ -473,7 +478,14 @@ def run_whatif(store: Store, params: Mapping[str, Any], context: JobContext) -> 
     # Start from the hospital now (the store's twins and forecast arrivals); from an empty hospital after
     # a warm-up when the store has no history to start from.
     context.progress(0, checked.replications, "reading the twins")
-    begin = choose_start(store, against, horizon_days=checked.days, compatible_with=(against, scenario))
+    begin = choose_start(
+        store,
+        against,
+        cold=checked.cold,
+        warm_up_days=checked.warm_up_days,
+        horizon_days=checked.days,
+        compatible_with=(against, scenario),
+    )
     run_id = store.start_scenario_run(
         scenario.name,
         scenario.digest(),

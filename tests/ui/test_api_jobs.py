@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import tomli_w
 
-from ops.jobs import JobContext, JobKind, JobParamsError, JobRunner, JobUnavailable
+from ops.jobs import JobContext, JobKind, JobParamsError, JobRunner, JobUnavailable, WhatIfParams
 from ops.store import Store, open_store
 from ops.store.jobs import get_job, insert_job, mark_started, request_cancel
 from patients.synthetic import generate_history
@@ -177,6 +177,23 @@ def test_a_whatif_can_be_cancelled_and_keeps_the_replications_finished(api_store
     assert ended.status == "cancelled"
     assert ended.result is not None and 1 <= ended.result["replications"] < 200
     assert api_store.scenario_run(ended.result["run_id"]).status == "cancelled"
+
+
+def test_a_whatif_job_can_ask_for_a_cold_start_and_its_warm_up(api_store: Store) -> None:
+    from ops.twin_run import DEFAULT_WARM_UP_DAYS
+
+    assert WhatIfParams.model_fields["warm_up_days"].default == DEFAULT_WARM_UP_DAYS  # the CLI's default
+    runner = JobRunner(api_store)
+    params = {"scenario": "winter_surge", "replications": 2, "days": 1, "cold": True, "warm_up_days": 2}
+    with pytest.raises(JobParamsError) as refused:
+        runner.submit("whatif", {**params, "warm_up_days": -1}, submitted_by="a")
+    ended = runner.wait(runner.submit("whatif", params, submitted_by="a").id, timeout=300)
+    runner.shutdown()
+
+    assert "warm_up_days" in str(refused.value)
+    assert ended.status == "finished", ended.error
+    assert ended.result is not None
+    assert ended.result["start"] == "cold start: an empty hospital after a 2-day warm-up (asked for)"
 
 
 def test_the_api_tables_are_created_by_the_migrations_as_declared(tmp_path: Path) -> None:
