@@ -18,7 +18,7 @@ stops the others, and what a file's commit stored stays stored whatever happens 
 
 An event id already stored for a *different* event (a sender that reused a message control id for
 another message: the store keeps the first and skips the second) is logged as a warning naming the event id,
-and counted (``reused_ids``); :func:`reused_event_ids` finds them.
+and counted (``reused_ids``); :meth:`ops.store.Store.reused_event_ids` finds them.
 
 With ``processed_dir``, a file is moved there only after its events and quarantined messages are
 committed, so that the next run does not read it again; a crash before the move is harmless (the events
@@ -41,17 +41,15 @@ import json
 import logging
 import os
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any
 
 from ops.store import Store
-from ops.store.event_log import events_frame, select_events
-from ops.store.schema import events as events_table
 from patients.errors import EventParseError
-from patients.events import EVENT_SCHEMA, PatientEvent, events_to_frame
+from patients.events import PatientEvent
 from patients.fhir import parse_fhir
 from patients.hl7v2 import parse_hl7_message
 
@@ -247,7 +245,7 @@ def ingest_files(
         else:
             events, rejected, messages = _read_fhir(path, data, salt, unit_codes, service_codes)
         inserted, duplicates, failed = _append(store, events)
-        reused = reused_event_ids(store, events) if duplicates else []
+        reused = store.reused_event_ids(events) if duplicates else []
         for event in reused:
             logger.warning(
                 "%s: event %s is already stored for a different message; not stored again "
@@ -267,52 +265,6 @@ def ingest_files(
     if progress is not None:
         progress(len(files), len(files), "")
     return IngestReport(tuple(reports), tuple(skipped))
-
-
-def reused_event_ids(store: Store, new_events: Sequence[PatientEvent]) -> list[PatientEvent]:
-    """The events whose id the store holds for a *different* event: a message that reused another's id.
-
-    The store skips an event whose id it already holds. For a message resent unchanged that is right;
-    for a different message that reused the id (a sender that repeats a message control id) the new
-    event is lost. Call this after appending the events, when some were duplicates: each event is
-    compared, field by field, with the stored event of the same id (the store keeps the events, not
-    the messages they came from). An event stored by that append compares equal to itself.
-
-    Parameters
-    ----------
-    store
-        The event store the events were appended to.
-    new_events
-        The events appended.
-
-    Returns
-    -------
-    list[PatientEvent]
-        Those of ``new_events`` that differ from the stored event of their id, in their order.
-
-    Examples
-    --------
-    >>> inserted, duplicates = store.append_events(events)  # doctest: +SKIP
-    >>> reused = reused_event_ids(store, events) if duplicates else []  # doctest: +SKIP
-    """
-    if not new_events:
-        return []
-    identifiers = sorted({event.event_id for event in new_events})
-    query = select_events(with_seq=False).where(events_table.c.event_id.in_(identifiers))
-    with store.engine.connect() as connection:
-        stored_frame = events_frame(connection.execute(query).all(), EVENT_SCHEMA)
-    stored = {row["event_id"]: _comparable(row) for row in stored_frame.iter_rows(named=True)}
-    new_rows = events_to_frame(list(new_events)).iter_rows(named=True)
-    return [
-        event
-        for event, row in zip(new_events, new_rows, strict=True)
-        if event.event_id in stored and stored[event.event_id] != _comparable(row)
-    ]
-
-
-def _comparable(row: dict[str, Any]) -> dict[str, Any]:
-    """An events-frame row with its payload decoded (JSON text may be spaced differently)."""
-    return {**row, "payload": json.loads(row["payload"]) if row["payload"] else {}}
 
 
 def _files(paths_or_folder: str | Path | Iterable[str | Path]) -> tuple[list[Path], list[Path]]:

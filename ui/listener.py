@@ -837,12 +837,9 @@ class FeedCommitter:
         Runs after the commit, only for batches with duplicates. The messages are answered AA all the
         same (the store keeps the first event of an id), so a failure here only costs the warning.
         """
-        # Imported here: ops.ingest brings the FHIR parser, which the parse worker processes never need.
-        from ops.ingest import reused_event_ids
-
         events = [item.event for item in items if item.event is not None]
         try:
-            reused = {id(event) for event in reused_event_ids(self.store, events)}
+            reused = {id(event) for event in self.store.reused_event_ids(events)}
         except Exception as error:
             logger.warning("could not compare duplicates with the stored events (%s)", _error_name(error))
             return

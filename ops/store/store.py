@@ -57,7 +57,7 @@ from ops.store.schema import (
     scenarios,
     twin_snapshots,
 )
-from patients.events import EVENT_SCHEMA, AdmissionType, EventKind, PatientEvent
+from patients.events import EVENT_SCHEMA, AdmissionType, EventKind, PatientEvent, events_to_frame
 
 APPEND_BATCH_ROWS = 50_000
 """Events sent to the database per round (``executemany`` call on SQLite, ``COPY`` on PostgreSQL)."""
@@ -276,6 +276,39 @@ class Store:
             else:
                 inserted = append_sqlite(connection, frame, batch_rows)
         return AppendResult(inserted, frame.height - inserted)
+
+    def reused_event_ids(self, new_events: Sequence[PatientEvent]) -> list[PatientEvent]:
+        """The events whose id the store holds for a *different* event: a message that reused another's id.
+
+        The store skips an event whose id it already holds. For a message resent unchanged that is right;
+        for a different message that reused the id (a sender that repeats a message control id) the new
+        event is lost. Call this after appending the events, when some were duplicates: each event is
+        compared, field by field, with the stored event of the same id (the store keeps the events, not
+        the messages they came from). An event stored by that append compares equal to itself.
+
+        Returns
+        -------
+        list[PatientEvent]
+            Those of ``new_events`` that differ from the stored event of their id, in their order.
+
+        Examples
+        --------
+        >>> inserted, duplicates = store.append_events(events)  # doctest: +SKIP
+        >>> reused = store.reused_event_ids(events) if duplicates else []  # doctest: +SKIP
+        """
+        if not new_events:
+            return []
+        identifiers = sorted({event.event_id for event in new_events})
+        query = select_events(with_seq=False).where(events.c.event_id.in_(identifiers))
+        with self._engine.connect() as connection:
+            stored_frame = events_frame(connection.execute(query).all(), EVENT_SCHEMA)
+        stored = {row["event_id"]: _comparable(row) for row in stored_frame.iter_rows(named=True)}
+        new_rows = events_to_frame(list(new_events)).iter_rows(named=True)
+        return [
+            event
+            for event, row in zip(new_events, new_rows, strict=True)
+            if event.event_id in stored and stored[event.event_id] != _comparable(row)
+        ]
 
     def append_feed_batch(
         self,
@@ -1025,3 +1058,8 @@ def _plan(row: Row[Any]) -> Plan:
 
 def _scenario(row: Row[Any]) -> ScenarioVersion:
     return ScenarioVersion(row.name, row.version, row.digest, row.toml_text, row.created_at, row.created_by)
+
+
+def _comparable(row: dict[str, Any]) -> dict[str, Any]:
+    """An events-frame row with its payload decoded (JSON text may be spaced differently)."""
+    return {**row, "payload": json.loads(row["payload"]) if row["payload"] else {}}

@@ -140,13 +140,13 @@ def search_team_roster(
         width = max(1, min(days, settings.window_days))
         best = list(first.solver.response_proto.solution)
         best_objective = first.solver.objective_value
+        penalties = day_penalties(best)
         rounds = 0
         while used < settings.deterministic_seconds - 1e-9 and not proved:
             left_wall = deadline - time.perf_counter()
             if left_wall <= 0 or (cancel is not None and cancel.is_set()):
                 cancelled = cancel is not None and cancel.is_set()
                 break
-            penalties = day_penalties(best)
             rounds += 1
             if settings.pair_every > 0 and rounds % settings.pair_every == 0:
                 half = max(min(days, settings.min_window_days), (width + 1) // 2)
@@ -178,6 +178,7 @@ def search_team_roster(
                         _report(progress, solutions, objective, bound, started)
                     best = list(run.solver.response_proto.solution)
                     best_objective = objective
+                    penalties = day_penalties(best)
                     best_run = run
             if cancelled:
                 break

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from ops import ingest as ingest_module
-from ops.ingest import QUARANTINE_SOURCE, IngestError, ingest_files, reused_event_ids, split_hl7_messages
+from ops.ingest import QUARANTINE_SOURCE, IngestError, ingest_files, split_hl7_messages
 from ops.store import Store, open_store
 from patients.hl7v2 import parse_hl7_message
 from tests.conftest import PROJECT_ROOT
@@ -127,8 +127,8 @@ def test_reused_event_ids_compares_with_the_stored_events(store: Store) -> None:
     moved = dataclasses.replace(admission, unit="WARD7")
     vitals = dataclasses.replace(admission, payload={**admission.payload, "spo2": 91})
     new = dataclasses.replace(admission, event_id="hl7:PAS^RGH:OTHER")
-    assert reused_event_ids(store, [admission, moved, vitals, new]) == [moved, vitals]
-    assert reused_event_ids(store, []) == []
+    assert store.reused_event_ids([admission, moved, vitals, new]) == [moved, vitals]
+    assert store.reused_event_ids([]) == []
 
 
 def test_fhir_bundles_arrays_and_ndjson_with_a_bad_bundle(store: Store, tmp_path: Path) -> None:

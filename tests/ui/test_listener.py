@@ -705,12 +705,10 @@ def test_a_different_message_reusing_a_control_id_is_counted_and_logged(
 def test_a_failed_comparison_of_duplicates_does_not_fail_the_batch(
     sqlite_store: Store, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from ops import ingest
-
     def broken(*_: object) -> list[object]:
         raise sqlalchemy_errors.OperationalError("SELECT", {}, OSError("gone"))
 
-    monkeypatch.setattr(ingest, "reused_event_ids", broken)
+    monkeypatch.setattr(sqlite_store, "reused_event_ids", broken)
     committer = FeedCommitter(sqlite_store, salt=SALT)
     frames = [(MLLPFrame(valid_message("C-1")), START)] * 2
     outcome = committer.commit(frames)
