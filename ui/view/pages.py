@@ -301,9 +301,11 @@ def page_forecast(source: ViewSource) -> None:
     if not all(column in points.columns for column in ACUITY_BAND_COLUMNS):
         st.caption("Acuity: expected high-acuity patients (this forecast keeps no band for them).")
     first_shown = forecast.as_of
-    if history is not None and history.height > 0:
-        first_shown = min(first_shown, history.get_column("at").min())  # type: ignore[type-var]
-    domain = (first_shown, min(horizon_end, shown.get_column("at").max() or horizon_end))  # type: ignore[type-var]
+    first_actual = None if history is None else history.get_column("at").min()
+    if isinstance(first_actual, datetime):
+        first_shown = min(first_shown, first_actual)
+    last_point = shown.get_column("at").max()
+    domain = (first_shown, min(horizon_end, last_point) if isinstance(last_point, datetime) else horizon_end)
     for unit in chosen:
         unit_points = shown.filter(pl.col("unit_id") == unit)
         actuals = None if history is None else history.filter(pl.col("unit_id") == unit)
