@@ -19,7 +19,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, Index, Integer, String, Table, insert, select, update
+from sqlalchemy import Column, Index, Integer, String, Table, bindparam, insert, select, update
 
 from ops.store.engine import write_transaction
 from ops.store.schema import UtcDateTime, metadata
@@ -98,12 +98,17 @@ def create_token(store: Store, *, name: str, role: str) -> tuple[str, ApiToken]:
     return secret, ApiToken(int(token_id), name.strip(), role, created_at, None)
 
 
+_ACTIVE_BY_HASH = select(api_tokens).where(
+    api_tokens.c.token_hash == bindparam("digest"), api_tokens.c.revoked_at.is_(None)
+)
+"""The lookup of every request, built once (building the statement cost as much as running it)."""
+
+
 def find_token(store: Store, secret: str) -> ApiToken | None:
     """The active token with this secret, or ``None`` (unknown or revoked)."""
     digest = token_hash(secret)
-    query = select(api_tokens).where(api_tokens.c.token_hash == digest, api_tokens.c.revoked_at.is_(None))
     with store.engine.connect() as connection:
-        row = connection.execute(query).first()
+        row = connection.execute(_ACTIVE_BY_HASH, {"digest": digest}).first()
     # The database looked the hash up by equality; compare again in constant time for good measure.
     if row is None or not hmac.compare_digest(row.token_hash, digest):
         return None

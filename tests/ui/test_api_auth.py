@@ -17,6 +17,9 @@ from ops.store.tokens import ROLES, create_token, find_token, revoke_token
 from scenarios import scenario_path
 from tests.ui import test_api_support as support
 from tests.ui.test_api_support import admission_bundle, bearer
+from ui.api import create_app
+from ui.api.deps import TokenCache
+from ui.api.settings import ApiSettings
 from ui.commands.token import token_app
 
 # Fixtures shared by the API tests.
@@ -140,19 +143,43 @@ def test_a_role_that_may_run_whatifs_may_not_cancel_a_roster_job(api_app: Any, a
     assert record.status == "cancelled"
 
 
-def test_tokens_are_stored_hashed_and_revocation_is_immediate(client: TestClient, api_store: Store) -> None:
+def test_tokens_are_stored_hashed_and_a_revoked_one_is_refused_within_the_cache_time(
+    client: TestClient, api_store: Store
+) -> None:
     secret, token = create_token(api_store, name="ward-dashboard", role="viewer")
     with api_store.engine.connect() as connection:
         stored = " ".join(
             str(value) for row in connection.execute(text("SELECT * FROM api_tokens")) for value in row
         )
+    cache: TokenCache = client.app.state.tokens  # type: ignore[attr-defined]
+    now = [0.0]
+    cache.clock = lambda: now[0]
 
     assert secret not in stored
     assert client.get("/units", headers=bearer(secret)).status_code == 200
     revoke_token(api_store, token.id)
     assert find_token(api_store, secret) is None
+    now[0] = cache.seconds / 2
+    assert client.get("/units", headers=bearer(secret)).status_code == 200  # still trusted from memory
+    now[0] = cache.seconds * 1.01
     assert client.get("/units", headers=bearer(secret)).status_code == 401
+    assert client.get("/units", headers=bearer(secret)).status_code == 401  # a refusal is not kept
     assert client.get("/units", headers={"Authorization": "Basic dXNlcjpwYXNz"}).status_code == 401
+
+
+def test_a_new_token_works_at_once_after_being_refused(client: TestClient, api_store: Store) -> None:
+    assert client.get("/units", headers=bearer("not-yet-a-token")).status_code == 401
+    secret, _ = create_token(api_store, name="bed-board", role="viewer")
+    assert client.get("/units", headers=bearer(secret)).status_code == 200
+
+
+def test_with_no_cache_time_revocation_is_immediate(api_store: Store) -> None:
+    secret, token = create_token(api_store, name="ward-dashboard", role="viewer")
+    app = create_app(ApiSettings(twins_cache_seconds=0.0, token_cache_seconds=0.0), store=api_store)
+    with TestClient(app) as client:
+        assert client.get("/units", headers=bearer(secret)).status_code == 200
+        revoke_token(api_store, token.id)
+        assert client.get("/units", headers=bearer(secret)).status_code == 401
 
 
 def test_an_unknown_role_or_an_empty_name_is_refused(api_store: Store) -> None:
