@@ -222,7 +222,7 @@ def service() -> Iterator[tuple[TestClient, dict[str, str], Store]]:
     store = open_store(f"sqlite:///{folder / 'fuzz.db'}", results_dir=folder / "results")
     feed = bearer(create_token(store, name="fuzz-feed", role="feed")[0])
     reader = bearer(create_token(store, name="fuzz-reader", role="planner")[0])
-    app = create_app(ApiSettings(twins_cache_seconds=0.0), store=store)
+    app = create_app(ApiSettings(twins_cache_seconds=0.0, answer_cache_seconds=0.0), store=store)
     try:
         with TestClient(app, raise_server_exceptions=False) as client:
             yield client, {"feed": feed["Authorization"], "reader": reader["Authorization"]}, store

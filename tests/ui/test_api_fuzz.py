@@ -89,7 +89,7 @@ def _build_app() -> tuple[Store, FastAPI, str, Path]:
     store = open_store(f"sqlite:///{folder / 'fuzz.db'}", results_dir=folder / "results")
     _fill(store)
     secret = create_token(store, name="fuzzer", role="admin")[0]
-    app = create_app(ApiSettings(twins_cache_seconds=0.0), store=store)
+    app = create_app(ApiSettings(twins_cache_seconds=0.0, answer_cache_seconds=0.0), store=store)
     kinds = {kind: JobKind(kind, _accept, _instant) for kind in ("roster", "surgery", "nightly")}
     kinds["whatif"] = JobKind("whatif", check_whatif_params, _instant)
     app.state.jobs = JobRunner(store, kinds=kinds)

@@ -152,7 +152,7 @@ def api_store(tmp_path: Path) -> Iterator[Store]:
 @pytest.fixture
 def api_app(api_store: Store) -> FastAPI:
     """The service over ``api_store`` (twins rebuilt on every request, so tests see their events)."""
-    return create_app(ApiSettings(twins_cache_seconds=0.0), store=api_store)
+    return create_app(ApiSettings(twins_cache_seconds=0.0, answer_cache_seconds=0.0), store=api_store)
 
 
 @pytest.fixture

@@ -415,7 +415,7 @@ def api_service(view_store: tuple[str, Path]) -> Iterator[tuple[str, str]]:
     url, results = view_store
     store = open_store(url, results_dir=results)
     token = create_token(store, name="view-in-api-mode", role="planner")[0]
-    app = create_app(ApiSettings(twins_cache_seconds=0.0), store=store)
+    app = create_app(ApiSettings(twins_cache_seconds=0.0, answer_cache_seconds=0.0), store=store)
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = int(probe.getsockname()[1])

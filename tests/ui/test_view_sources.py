@@ -29,7 +29,7 @@ def both_sources(tmp_path: Path) -> Iterator[tuple[EmbeddedSource, ApiSource]]:
     url = build_view_store(tmp_path, days=2)
     with open_store(url, results_dir=tmp_path / "results") as store:
         secret = create_token(store, name="view", role="planner")[0]
-        app = create_app(ApiSettings(twins_cache_seconds=0.0), store=store)
+        app = create_app(ApiSettings(twins_cache_seconds=0.0, answer_cache_seconds=0.0), store=store)
         with TestClient(app) as client:
             embedded = EmbeddedSource(store)
             yield embedded, ApiSource("http://testserver", secret, client=client)

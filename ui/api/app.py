@@ -17,6 +17,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from ops.jobs import JobRunner
 from ops.settings import ingest_salt
 from ops.store import Store, open_store
+from ui.api.answers import Answers, ForgetAfterWrites
+from ui.api.deps import TokenCache
 from ui.api.errors import NotFound, Unavailable
 from ui.api.fhir import FhirIssue, FhirRejected, operation_outcome
 from ui.api.routes import fhir, health, hospital, jobs, results, scenarios
@@ -85,6 +87,9 @@ def create_app(settings: ApiSettings | None = None, *, store: Store | None = Non
     app.state.jobs = runner
     app.state.twins = twins
     app.state.salt = salt
+    app.state.tokens = TokenCache(settings.token_cache_seconds)
+    app.state.answers = Answers(settings.answer_cache_seconds)
+    app.add_middleware(ForgetAfterWrites, answers=app.state.answers)
 
     for module in (health, hospital, results, scenarios, jobs, fhir):
         app.include_router(module.router)

@@ -26,6 +26,20 @@ class ApiSettings(BaseSettings):
     twins_cache_seconds: float = Field(
         30.0, ge=0.0, description="Twins are rebuilt at most this often while no new event arrives [seconds]"
     )
+    answer_cache_seconds: float = Field(
+        1.0,
+        ge=0.0,
+        le=300.0,
+        description="Read answers are sent from memory this long, then refreshed behind the requests; a "
+        "change made by another process shows at most this much (plus one build) late [seconds]",
+    )
+    token_cache_seconds: float = Field(
+        1.0,
+        ge=0.0,
+        le=60.0,
+        description="A checked bearer token is trusted this long before the store is asked again; a revoked "
+        "token is refused at most this late [seconds]",
+    )
     forecast_hours: int = Field(14 * 24, ge=1, le=60 * 24, description="Forecast hours returned by default")
     demo: bool = Field(
         False,

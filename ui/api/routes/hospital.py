@@ -1,7 +1,7 @@
 """The hospital now: ``GET /units``, ``GET /census/now``, ``GET /census/history`` and ``GET /twins``.
 
-The routes are plain functions: FastAPI runs them in its thread pool, so their database and polars work
-never holds up the event loop.
+Each answer comes from :class:`~ui.api.answers.Answers`: sent from memory when recent, else built in the
+thread pool, so database and polars work never holds up the event loop.
 """
 
 from __future__ import annotations
@@ -14,31 +14,50 @@ from fastapi.exceptions import RequestValidationError
 
 from ops.jobs import SCENARIO_NAME_PATTERN
 from ui.api import services
-from ui.api.deps import PatientReader, Reader, SettingsDep, StoreDep
+from ui.api.answers import encode
+from ui.api.deps import AnswersDep, PatientReader, Reader, SettingsDep, StoreDep
 from ui.api.errors import AUTH_ERRORS, error_responses
 from ui.api.schemas import CensusHistoryPublic, CensusPublic, TwinsPublic, UnitPublic
 
 router = APIRouter(tags=["hospital"])
 
 
-@router.get("/units", summary="Units of the hospital", responses={**AUTH_ERRORS, **error_responses(409)})
-def list_units(caller: Reader, store: StoreDep, settings: SettingsDep) -> list[UnitPublic]:
+@router.get(
+    "/units",
+    summary="Units of the hospital",
+    response_model=list[UnitPublic],
+    responses={**AUTH_ERRORS, **error_responses(409)},
+)
+async def list_units(caller: Reader, store: StoreDep, settings: SettingsDep, answers: AnswersDep) -> Response:
     """Every unit of the hospital scenario the service runs with: id, name, kind and beds."""
-    return [
-        UnitPublic(**unit) for unit in services.units(services.hospital_scenario(store, settings.scenario))
-    ]
+
+    def build() -> bytes:
+        scenario = services.hospital_scenario(store, settings.scenario)
+        return encode([UnitPublic(**unit) for unit in services.units(scenario)])
+
+    return await answers.response(("units", settings.scenario), build)
 
 
 @router.get(
-    "/census/now", summary="Patients in each unit now", responses={**AUTH_ERRORS, **error_responses(409)}
+    "/census/now",
+    summary="Patients in each unit now",
+    response_model=CensusPublic,
+    responses={**AUTH_ERRORS, **error_responses(409)},
 )
-def census_now(caller: Reader, request: Request, store: StoreDep, settings: SettingsDep) -> CensusPublic:
+async def census_now(
+    caller: Reader, request: Request, store: StoreDep, settings: SettingsDep, answers: AnswersDep
+) -> Response:
     """Patients inside each unit, occupancy against beds, and how many are in the high NEWS2 band.
 
     409 when no patient events were received yet.
     """
-    scenario = services.hospital_scenario(store, settings.scenario)
-    return CensusPublic(**services.census_now(request.app.state.twins, store, scenario))
+    twins = request.app.state.twins
+
+    def build() -> bytes:
+        scenario = services.hospital_scenario(store, settings.scenario)
+        return encode(CensusPublic(**services.census_now(twins, store, scenario)))
+
+    return await answers.response(("census_now", settings.scenario), build)
 
 
 @router.get(
@@ -47,10 +66,11 @@ def census_now(caller: Reader, request: Request, store: StoreDep, settings: Sett
     response_model=CensusHistoryPublic,
     responses={**AUTH_ERRORS, **error_responses(409)},
 )
-def census_history(
+async def census_history(
     caller: Reader,
     store: StoreDep,
     settings: SettingsDep,
+    answers: AnswersDep,
     until: Annotated[
         datetime | None,
         Query(description="End of the window [UTC, with a time zone]; default the newest event"),
@@ -63,9 +83,13 @@ def census_history(
     Readings later than the newest event are left out. 409 when no patient events were received yet;
     422 for an ``until`` without a time zone.
     """
-    scenario = services.hospital_scenario(store, settings.scenario)
-    encoded = services.census_history_json(store, scenario, _moment(until), days)
-    return Response(encoded, media_type="application/json")
+    moment = _moment(until)
+
+    def build() -> bytes:
+        scenario = services.hospital_scenario(store, settings.scenario)
+        return services.census_history_json(store, scenario, moment, days)
+
+    return await answers.response(("census_history", settings.scenario, moment, days), build)
 
 
 def _moment(until: datetime | None) -> datetime | None:
@@ -89,17 +113,26 @@ def _moment(until: datetime | None) -> datetime | None:
 
 
 @router.get(
-    "/twins", summary="Patient twins (pseudonymised)", responses={**AUTH_ERRORS, **error_responses(409)}
+    "/twins",
+    summary="Patient twins (pseudonymised)",
+    response_model=TwinsPublic,
+    responses={**AUTH_ERRORS, **error_responses(409)},
 )
-def list_twins(
+async def list_twins(
     caller: PatientReader,
     request: Request,
     store: StoreDep,
+    answers: AnswersDep,
     unit: Annotated[str | None, Query(pattern=SCENARIO_NAME_PATTERN, description="Only this unit")] = None,
-) -> TwinsPublic:
+) -> Response:
     """The twins of the patients inside: salted keys, unit, stay so far and acuity; no identifier.
 
     Times are given to the hour and the stay in whole hours, and the bed is left out: an exact admission
     time, or a bed with its arrival time, could single out a patient (docs/reference/api.md).
     """
-    return TwinsPublic(**services.twins(request.app.state.twins, store, unit))
+    twins = request.app.state.twins
+
+    def build() -> bytes:
+        return encode(TwinsPublic(**services.twins(twins, store, unit)))
+
+    return await answers.response(("twins", unit), build)

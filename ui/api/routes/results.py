@@ -3,20 +3,25 @@
 Routes: ``/forecasts/census``, ``/kpis/{run_id}``, ``/runs``, ``/plans/...``, ``/nightly/last-run`` and
 ``/alerts``.
 
-The routes are plain functions: FastAPI runs them in its thread pool, so their database and polars work
-never holds up the event loop.
+The reads come from :class:`~ui.api.answers.Answers` (sent from memory when recent, else built in the
+thread pool); the publish route is a plain function that FastAPI runs in its thread pool. Database and
+polars work never holds up the event loop.
 """
 
 from __future__ import annotations
 
-from typing import Annotated
+from collections.abc import Callable
+from functools import partial
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Request, Response
 
 from ops.jobs import SCENARIO_NAME_PATTERN
+from ops.store import Store
 from ui.api import services
+from ui.api.answers import encode
 from ui.api.audit import record
-from ui.api.deps import Publisher, Reader, SettingsDep, StoreDep
+from ui.api.deps import AnswersDep, Publisher, Reader, SettingsDep, StoreDep
 from ui.api.errors import AUTH_ERRORS, NotFound, error_responses
 from ui.api.schemas import (
     AlertsPublic,
@@ -42,10 +47,11 @@ Version = Annotated[int, Path(ge=1, le=2**31 - 1)]
     response_model=ForecastPublic,
     responses={**AUTH_ERRORS, **error_responses(404, 409)},
 )
-def census_forecast(
+async def census_forecast(
     caller: Reader,
     store: StoreDep,
     settings: SettingsDep,
+    answers: AnswersDep,
     hours: Annotated[int | None, Query(ge=1, le=60 * 24, description="Hours after the origin")] = None,
     unit: Annotated[str | None, Query(pattern=SCENARIO_NAME_PATTERN, description="Only this unit")] = None,
 ) -> Response:
@@ -53,8 +59,9 @@ def census_forecast(
 
     A forecast stored in the last few seconds may show a few seconds late (answers are reused briefly).
     """
-    encoded = services.census_forecast_json(store, hours or settings.forecast_hours, unit)
-    return Response(encoded, media_type="application/json")
+    horizon = hours or settings.forecast_hours
+    build = partial(services.census_forecast_json, store, horizon, unit)
+    return await answers.response(("census_forecast", horizon, unit), build)
 
 
 @router.get(
@@ -64,50 +71,78 @@ def census_forecast(
     response_model=KpisPublic,
     responses={**AUTH_ERRORS, **error_responses(404, 409)},
 )
-def run_kpis(caller: Reader, store: StoreDep, run_id: Annotated[int, Path(ge=1, le=2**31 - 1)]) -> Response:
+async def run_kpis(
+    caller: Reader,
+    store: StoreDep,
+    answers: AnswersDep,
+    run_id: Annotated[int, Path(ge=1, le=2**31 - 1)],
+) -> Response:
     """Each KPI's mean with its 95 % interval per scenario, and the paired what-if minus baseline."""
-    return Response(services.run_kpis_json(store, run_id), media_type="application/json")
+    return await answers.response(("kpis", run_id), partial(services.run_kpis_json, store, run_id))
 
 
-@router.get("/runs", tags=["kpis"], summary="What-if runs", responses=AUTH_ERRORS)
-def list_runs(
-    caller: Reader, store: StoreDep, limit: Annotated[int, Query(ge=1, le=500)] = 50
-) -> list[WhatIfRunPublic]:
+@router.get(
+    "/runs",
+    tags=["kpis"],
+    summary="What-if runs",
+    response_model=list[WhatIfRunPublic],
+    responses=AUTH_ERRORS,
+)
+async def list_runs(
+    caller: Reader, store: StoreDep, answers: AnswersDep, limit: Annotated[int, Query(ge=1, le=500)] = 50
+) -> Response:
     """The newest runs of the hospital model first; the KPIs of each are at ``GET /kpis/{run_id}``."""
-    return [WhatIfRunPublic(**run) for run in services.whatif_runs(store, limit)]
+
+    def build() -> bytes:
+        return encode([WhatIfRunPublic(**run) for run in services.whatif_runs(store, limit)])
+
+    return await answers.response(("runs", limit), build)
 
 
 @router.get(
     "/plans/{kind}/latest",
     tags=["plans"],
     summary="The published plan of a kind",
+    response_model=PlanPublic,
     responses={**AUTH_ERRORS, **error_responses(404)},
 )
-def latest_plan(caller: Reader, store: StoreDep, kind: PlanKind) -> PlanPublic:
+async def latest_plan(caller: Reader, store: StoreDep, answers: AnswersDep, kind: PlanKind) -> Response:
     """The plan of ``kind`` in force."""
-    return PlanPublic(**services.latest_plan(store, kind))
+    return await answers.response(("plan", kind, "latest"), partial(_plan, services.latest_plan, store, kind))
 
 
 @router.get(
     "/plans/{kind}/draft",
     tags=["plans"],
     summary="The draft of a kind awaiting publication",
+    response_model=PlanPublic,
     responses={**AUTH_ERRORS, **error_responses(404)},
 )
-def draft_plan(caller: Reader, store: StoreDep, kind: PlanKind) -> PlanPublic:
+async def draft_plan(caller: Reader, store: StoreDep, answers: AnswersDep, kind: PlanKind) -> Response:
     """The newest version of ``kind`` when it is a draft (e.g. a roster job's result); 404 otherwise."""
-    return PlanPublic(**services.draft_plan(store, kind))
+    return await answers.response(("plan", kind, "draft"), partial(_plan, services.draft_plan, store, kind))
 
 
 @router.get(
     "/plans/{kind}/{version}",
     tags=["plans"],
     summary="One version of a plan",
+    response_model=PlanPublic,
     responses={**AUTH_ERRORS, **error_responses(404)},
 )
-def plan_version(caller: Reader, store: StoreDep, kind: PlanKind, version: Version) -> PlanPublic:
+async def plan_version(
+    caller: Reader, store: StoreDep, answers: AnswersDep, kind: PlanKind, version: Version
+) -> Response:
     """Any version of a plan, published, draft or superseded."""
-    return PlanPublic(**services.plan_version(store, kind, version))
+
+    def build() -> bytes:
+        return encode(PlanPublic(**services.plan_version(store, kind, version)))
+
+    return await answers.response(("plan", kind, version), build)
+
+
+def _plan(find: Callable[[Store, str], dict[str, Any]], store: Store, kind: str) -> bytes:
+    return encode(PlanPublic(**find(store, kind)))
 
 
 @router.post(
@@ -136,22 +171,32 @@ def publish_plan(
     "/nightly/last-run",
     tags=["plans"],
     summary="How the last nightly plan run ended",
+    response_model=NightlyRunPublic,
     responses={**AUTH_ERRORS, **error_responses(404)},
 )
-def last_nightly_run(caller: Reader, store: StoreDep) -> NightlyRunPublic:
+async def last_nightly_run(caller: Reader, store: StoreDep, answers: AnswersDep) -> Response:
     """The outcome of the newest nightly run; when it failed, the stage and the reason.
 
     After a failure the published plan is the one before. 404 before the first run.
     """
-    return NightlyRunPublic(**services.last_nightly_run(store))
+
+    def build() -> bytes:
+        return encode(NightlyRunPublic(**services.last_nightly_run(store)))
+
+    return await answers.response(("nightly_last_run",), build)
 
 
 @router.get(
     "/alerts",
     tags=["plans"],
     summary="Alerts of the nightly plan",
+    response_model=AlertsPublic,
     responses={**AUTH_ERRORS, **error_responses(404)},
 )
-def alerts(caller: Reader, store: StoreDep) -> AlertsPublic:
+async def alerts(caller: Reader, store: StoreDep, answers: AnswersDep) -> Response:
     """Pressure alerts (unfilled shifts, predicted over-capacity) of the newest published nightly plan."""
-    return AlertsPublic(**services.alerts(store))
+
+    def build() -> bytes:
+        return encode(AlertsPublic(**services.alerts(store)))
+
+    return await answers.response(("alerts",), build)

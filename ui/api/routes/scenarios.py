@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request, status
+from fastapi import APIRouter, Path, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 
 from ops.jobs import SCENARIO_NAME_PATTERN, parse_scenario_text
 from ops.store import ScenarioVersion
 from scenarios import ScenarioError
 from ui.api import services
+from ui.api.answers import encode
 from ui.api.audit import record
-from ui.api.deps import Reader, ScenarioWriter, StoreDep
+from ui.api.deps import AnswersDep, Reader, ScenarioWriter, StoreDep
 from ui.api.errors import AUTH_ERRORS, NotFound, error_responses
 from ui.api.schemas import (
     ScenarioCreate,
@@ -46,16 +47,30 @@ def _public(saved: ScenarioVersion, versions: list[int]) -> ScenarioPublic:
     )
 
 
-@router.get("/scenarios", summary="Saved scenarios", responses=AUTH_ERRORS)
-def list_scenarios(caller: Reader, store: StoreDep) -> list[ScenarioSummaryPublic]:
+@router.get(
+    "/scenarios",
+    summary="Saved scenarios",
+    response_model=list[ScenarioSummaryPublic],
+    responses=AUTH_ERRORS,
+)
+async def list_scenarios(caller: Reader, store: StoreDep, answers: AnswersDep) -> Response:
     """Every saved scenario by its newest version."""
-    newest = [store.scenario_version(name) for name in store.scenario_names()]
-    return [
-        ScenarioSummaryPublic(
-            name=saved.name, latest_version=saved.version, digest=saved.digest, created_at=saved.created_at
+
+    def build() -> bytes:
+        newest = [store.scenario_version(name) for name in store.scenario_names()]
+        return encode(
+            [
+                ScenarioSummaryPublic(
+                    name=saved.name,
+                    latest_version=saved.version,
+                    digest=saved.digest,
+                    created_at=saved.created_at,
+                )
+                for saved in newest
+            ]
         )
-        for saved in newest
-    ]
+
+    return await answers.response(("scenarios",), build)
 
 
 @router.post(
@@ -99,14 +114,19 @@ def create_scenario(
 @router.get(
     "/scenarios/{name}",
     summary="Newest version of a scenario",
+    response_model=ScenarioPublic,
     responses={**AUTH_ERRORS, **error_responses(404)},
 )
-def read_scenario(caller: Reader, store: StoreDep, name: ScenarioName) -> ScenarioPublic:
+async def read_scenario(caller: Reader, store: StoreDep, answers: AnswersDep, name: ScenarioName) -> Response:
     """The newest saved version, with the list of every version."""
-    versions = store.scenario_versions(name)
-    if not versions:
-        raise NotFound(f"no saved scenario {name!r}")
-    return _public(versions[-1], [saved.version for saved in versions])
+
+    def build() -> bytes:
+        versions = store.scenario_versions(name)
+        if not versions:
+            raise NotFound(f"no saved scenario {name!r}")
+        return encode(_public(versions[-1], [saved.version for saved in versions]))
+
+    return await answers.response(("scenario", name), build)
 
 
 @router.get(
@@ -125,10 +145,19 @@ def read_scenario_version(
     return _public(chosen[0], [saved.version for saved in versions])
 
 
-@router.get("/shipped-scenarios", summary="Scenario files shipped with the product", responses=AUTH_ERRORS)
-def list_shipped_scenarios(caller: Reader) -> list[ShippedScenarioSummaryPublic]:
+@router.get(
+    "/shipped-scenarios",
+    summary="Scenario files shipped with the product",
+    response_model=list[ShippedScenarioSummaryPublic],
+    responses=AUTH_ERRORS,
+)
+async def list_shipped_scenarios(caller: Reader, answers: AnswersDep) -> Response:
     """Every shipped scenario file (``baseline``, ``winter_surge``, ...) by name, title and digest."""
-    return [ShippedScenarioSummaryPublic(**shipped) for shipped in services.shipped_scenarios()]
+
+    def build() -> bytes:
+        return encode([ShippedScenarioSummaryPublic(**shipped) for shipped in services.shipped_scenarios()])
+
+    return await answers.response(("shipped_scenarios",), build)
 
 
 @router.get(
