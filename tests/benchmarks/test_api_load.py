@@ -34,6 +34,15 @@ from scenarios import load_scenario, scenario_path
 
 RATES_PER_SECOND = (100, 200)
 """Offered loads: the goal's 200 requests/s, and half of it to show where the service stands."""
+VARIED_PATHS = (
+    "/census/history?days={days}",
+    "/twins?unit={unit}",
+    "/forecasts/census?hours={hours}&unit={unit}",
+    "/runs?limit={limit}",
+)
+"""Routes asked with parameters drawn at random in the varied run, as ward dashboards would each ask for
+their own unit and window: each value is an answer of its own, so far fewer are ready in memory than when
+every client asks the same."""
 DURATION_SECONDS = 15
 GOAL_P99_MS = 100.0
 READ_PATHS = (
@@ -164,7 +173,29 @@ class _Connection:
         return int(status_line.split()[1])
 
 
-async def _load(base: str, secret: str, rate: int) -> tuple[list[tuple[str, float, int]], float]:
+def _paths(total: int, varied: bool, units: list[str]) -> list[str]:
+    """The path of each request: the read routes in turn, half of them with random parameters if varied."""
+    generator = np.random.default_rng(17)
+    paths = []
+    for number in range(total):
+        if varied and number % 2:
+            template = VARIED_PATHS[int(generator.integers(len(VARIED_PATHS)))]
+            paths.append(
+                template.format(
+                    days=int(generator.integers(1, 32)),
+                    unit=units[int(generator.integers(len(units)))],
+                    hours=int(generator.integers(1, 14 * 24 + 1)),
+                    limit=int(generator.integers(1, 101)),
+                )
+            )
+        else:
+            paths.append(READ_PATHS[number % len(READ_PATHS)])
+    return paths
+
+
+async def _load(
+    base: str, secret: str, rate: int, varied: bool = False
+) -> tuple[list[tuple[str, float, int]], float]:
     headers = {"Authorization": f"Bearer {secret}"}
     results: list[tuple[str, float, int]] = []
     async with httpx.AsyncClient(base_url=base, headers=headers, timeout=30) as client:
@@ -187,14 +218,16 @@ async def _load(base: str, secret: str, rate: int) -> tuple[list[tuple[str, floa
         results.append((path, (time.perf_counter() - due) * 1000, status))
 
     total = rate * DURATION_SECONDS
+    units = [unit.id for unit in load_scenario(scenario_path("baseline")).hospital.units]
+    paths = _paths(total, varied, units)
     start = time.perf_counter()
     tasks = []
-    for number in range(total):
+    for number, path in enumerate(paths):
         due = start + number / rate
         pause = due - time.perf_counter()
         if pause > 0:
             await asyncio.sleep(pause)
-        tasks.append(asyncio.create_task(one(READ_PATHS[number % len(READ_PATHS)], due)))
+        tasks.append(asyncio.create_task(one(path, due)))
     await asyncio.gather(*tasks)
     sent_seconds = time.perf_counter() - start
     while not idle.empty():
@@ -202,28 +235,38 @@ async def _load(base: str, secret: str, rate: int) -> tuple[list[tuple[str, floa
     return results, sent_seconds
 
 
-@pytest.mark.parametrize("rate", RATES_PER_SECOND)
-def test_read_routes_under_load(served: tuple[str, str], rate: int) -> None:
+@pytest.mark.parametrize(
+    ("rate", "varied"), [*((rate, False) for rate in RATES_PER_SECOND), (max(RATES_PER_SECOND), True)]
+)
+def test_read_routes_under_load(served: tuple[str, str], rate: int, varied: bool) -> None:
     base, secret = served
     load_before = os.getloadavg()
-    results, elapsed = asyncio.run(_load(base, secret, rate))
+    results, elapsed = asyncio.run(_load(base, secret, rate, varied))
 
     schema = {"path": pl.String, "ms": pl.Float64, "status": pl.Int64}
-    frame = pl.DataFrame(results, schema=schema, orient="row")
+    frame = pl.DataFrame(results, schema=schema, orient="row").with_columns(
+        pl.when(pl.col("path").is_in(READ_PATHS))
+        .then(pl.col("path"))
+        .otherwise(pl.col("path").str.split("?").list.first() + "?(random)")
+        .alias("route")
+    )
     overall = np.percentile(frame["ms"].to_numpy(), [50, 95, 99])
+    mix = "half with random parameters" if varied else "the same paths in turn"
     print(
-        f"\nAPI read load at {rate} req/s: {frame.height} requests in {elapsed:.1f} s "
+        f"\nAPI read load at {rate} req/s, {mix}: {frame.height} requests in {elapsed:.1f} s "
         f"({frame.height / elapsed:.0f} req/s offered; machine load average {load_before[0]:.2f} "
         f"{load_before[1]:.2f} {load_before[2]:.2f} (1/5/15 min) on {os.cpu_count()} cores before the run)"
     )
     print(f"{'route':32s} {'n':>5s} {'p50 ms':>8s} {'p95 ms':>8s} {'p99 ms':>8s}")
-    for path in READ_PATHS:
-        values = frame.filter(pl.col("path") == path)["ms"].to_numpy()
+    for route in frame["route"].unique(maintain_order=True).sort():
+        values = frame.filter(pl.col("route") == route)["ms"].to_numpy()
         p50, p95, p99 = np.percentile(values, [50, 95, 99])
-        print(f"{path:32s} {len(values):5d} {p50:8.1f} {p95:8.1f} {p99:8.1f}")
+        print(f"{route:32s} {len(values):5d} {p50:8.1f} {p95:8.1f} {p99:8.1f}")
     print(f"{'all read routes':32s} {frame.height:5d} {overall[0]:8.1f} {overall[1]:8.1f} {overall[2]:8.1f}")
     verdict = "met" if overall[2] <= GOAL_P99_MS else "NOT met"
-    print(f"ours p99 {overall[2]:.1f} ms vs goal p99 <= {GOAL_P99_MS:.0f} ms at {rate} req/s: {verdict}")
+    print(
+        f"ours p99 {overall[2]:.1f} ms vs goal p99 <= {GOAL_P99_MS:.0f} ms at {rate} req/s ({mix}): {verdict}"
+    )
 
     assert frame.filter(pl.col("status") != 200).height == 0
     assert frame.height == rate * DURATION_SECONDS

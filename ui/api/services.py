@@ -21,7 +21,7 @@ import polars as pl
 from sqlalchemy import select
 
 from ops.jobs import json_safe, resolve_scenario
-from ops.store import Plan, Store
+from ops.store import Plan, Store, StoredFrame
 from ops.store.schema import scenario_runs
 from patients.census.schema import CENSUS_FORECAST_SCHEMA, HIGH_ACUITY_BAND_SCHEMA
 from patients.events import frame_to_events
@@ -394,15 +394,34 @@ def census_history_json(store: Store, scenario: Scenario, until: datetime | None
     return encoded
 
 
+HISTORY_MAX_DAYS = 31
+"""Longest window ``GET /census/history`` gives [days]: every shorter one is cut from it."""
+
+KEYED_CACHE_SECONDS = 60.0
+"""Reuse of parts keyed by the state they come from (the event log's last sequence number, a stored
+forecast's times) [seconds]: only what the key cannot see (a twin snapshot saved meanwhile) waits this."""
+
+_HISTORY_WINDOWS = AnswerCache(KEYED_CACHE_SECONDS, max_entries=16)
+
+
 def census_history_answer(
     store: Store, scenario: Scenario, until: datetime | None, days: int
 ) -> dict[str, Any]:
-    """:func:`census_history` as the body of ``GET /census/history`` (``until`` default: now)."""
+    """:func:`census_history` as the body of ``GET /census/history`` (``until`` default: now).
+
+    The readings of the :data:`HISTORY_MAX_DAYS` before ``until`` are counted once while no event arrives
+    (reading the stays is most of the cost, whatever the window) and each window is cut from them.
+    """
     newest = newest_event_time(store)
     if newest is None:
         raise Unavailable("no patient events in the store yet: send ADT or FHIR, or run the demo")
     now = min(datetime.now(UTC), newest)
-    frame = census_history(store, scenario, until or now, days, now=now)
+    end = until or now
+    key = ("history", store.url, scenario.digest(), end, now, store.last_seq())
+    window: pl.DataFrame = _HISTORY_WINDOWS.get(
+        key, lambda: census_history(store, scenario, end, max(days, HISTORY_MAX_DAYS), now=now)
+    )
+    frame = window.filter(pl.col("at") >= end - timedelta(days=days))
     return {
         "until": until or now,
         "days": days,
@@ -490,10 +509,39 @@ def census_forecast_json(store: Store, hours: int, unit: str | None) -> bytes:
     from ui.api.schemas import ForecastPublic
 
     def build() -> bytes:
-        return ForecastPublic(**census_forecast(store, hours, unit)).model_dump_json().encode()
+        stored = _latest_census_forecast(store)
+        answer = census_forecast(store, hours, unit, points=False, stored=stored)
+        head = ForecastPublic(**answer, points=[]).model_dump_json().encode()
+        empty = b'"points":[]}'
+        assert head.endswith(empty), "points must be the last field of ForecastPublic"
+        frame = _encoded_forecast_points(store, stored)
+        chosen = frame.filter(pl.col("horizon_hours") <= hours)
+        if unit is not None:
+            chosen = chosen.filter(pl.col("unit_id") == unit)
+        return head[: -len(empty)] + b'"points":[' + ",".join(chosen.get_column("json")).encode() + b"]}"
 
     encoded: bytes = _ENCODED.get(("forecast", store.url, hours, unit), build)
     return encoded
+
+
+_FORECAST_POINTS = AnswerCache(KEYED_CACHE_SECONDS, max_entries=4)
+
+
+def _encoded_forecast_points(store: Store, stored: StoredFrame) -> pl.DataFrame:
+    """Every point of the latest census forecast with its JSON (``unit_id``, ``horizon_hours``, ``json``).
+
+    Encoded once for every window and unit asked (encoding was most of a forecast answer's cost).
+    """
+    from ui.api.schemas import ForecastPointPublic
+
+    def build() -> pl.DataFrame:
+        frame = _forecast_frame(store, stored)
+        encoded = [ForecastPointPublic(**row).model_dump_json() for row in json_safe(frame.to_dicts())]
+        return frame.select("unit_id", "horizon_hours").with_columns(pl.Series("json", encoded, pl.String))
+
+    key = ("points", store.url, stored.as_of, stored.created_at)
+    points: pl.DataFrame = _FORECAST_POINTS.get(key, build)
+    return points
 
 
 def run_kpis_json(store: Store, run_id: int) -> bytes:
@@ -507,16 +555,20 @@ def run_kpis_json(store: Store, run_id: int) -> bytes:
     return encoded
 
 
-def census_forecast(store: Store, hours: int, unit: str | None) -> dict[str, Any]:
-    """The latest census forecast: the first ``hours`` after its origin, one line per unit and every point."""
-    stored = store.latest_forecast(CENSUS_FORECAST_NAME)
-    if stored is None:
-        raise NotFound("no census forecast stored yet: run the nightly plan or `hospital-twin forecast`")
-    missing = [column for column in CENSUS_FORECAST_SCHEMA if column not in stored.frame.columns]
-    if missing:
-        raise Unavailable(f"the stored census forecast lacks columns {missing}")
-    extra = [column for column in ACUITY_BAND_COLUMNS if column in stored.frame.columns]
-    frame = stored.frame.select([*CENSUS_FORECAST_SCHEMA, *extra]).filter(pl.col("horizon_hours") <= hours)
+def census_forecast(
+    store: Store,
+    hours: int,
+    unit: str | None,
+    *,
+    points: bool = True,
+    stored: StoredFrame | None = None,
+) -> dict[str, Any]:
+    """The latest census forecast (or ``stored``): the first ``hours`` after its origin.
+
+    One line per unit, and every point unless ``points`` is false.
+    """
+    stored = stored or _latest_census_forecast(store)
+    frame = _forecast_frame(store, stored).filter(pl.col("horizon_hours") <= hours)
     if unit is not None:
         frame = frame.filter(pl.col("unit_id") == unit)
     frame = frame.sort("unit_id", "at")
@@ -536,8 +588,25 @@ def census_forecast(store: Store, hours: int, unit: str | None) -> dict[str, Any
         "created_at": stored.created_at,
         "hours": hours,
         "units": json_safe(per_unit),
-        "points": json_safe(frame.to_dicts()),
+        **({"points": json_safe(frame.to_dicts())} if points else {}),
     }
+
+
+def _latest_census_forecast(store: Store) -> StoredFrame:
+    stored = store.latest_forecast(CENSUS_FORECAST_NAME)
+    if stored is None:
+        raise NotFound("no census forecast stored yet: run the nightly plan or `hospital-twin forecast`")
+    missing = [column for column in CENSUS_FORECAST_SCHEMA if column not in stored.frame.columns]
+    if missing:
+        raise Unavailable(f"the stored census forecast lacks columns {missing}")
+    return stored
+
+
+def _forecast_frame(store: Store, stored: StoredFrame | None = None) -> pl.DataFrame:
+    """The points of the latest census forecast, the columns answered, by unit and time."""
+    stored = stored or _latest_census_forecast(store)
+    extra = [column for column in ACUITY_BAND_COLUMNS if column in stored.frame.columns]
+    return stored.frame.select([*CENSUS_FORECAST_SCHEMA, *extra]).sort("unit_id", "at")
 
 
 def run_kpis(store: Store, run_id: int) -> dict[str, Any]:
