@@ -96,6 +96,9 @@ RUNS_SCHEMA: dict[str, pl.DataType] = {
 TWINS_MAX_AGE_SECONDS = 30.0
 """The embedded view recomputes the twins' elapsed stays at least this often [seconds]."""
 
+WARM_UP_THREAD = "view-twins-warm-up"
+"""Name of the thread that builds the twins as an embedded view starts."""
+
 JOB_FINAL_STATUSES = frozenset({"finished", "failed", "cancelled", "interrupted"})
 
 
@@ -310,7 +313,7 @@ class EmbeddedSource:
         after the view starts rarely waits for them.
         """
         source = cls(open_store(), os.environ.get(SCENARIO_ENV, "baseline"))
-        threading.Thread(target=source.warm_up, daemon=True, name="view-twins-warm-up").start()
+        threading.Thread(target=source.warm_up, daemon=True, name=WARM_UP_THREAD).start()
         return source
 
     def warm_up(self) -> None:
