@@ -119,9 +119,11 @@ def test_forget_drops_kept_answers_and_a_build_started_before_it_is_not_kept() -
         running = asyncio.ensure_future(answers.body("k", before_the_write))
         await asyncio.sleep(0.05)
         answers.forget()  # a write lands while the build runs
+        after = asyncio.ensure_future(answers.body("k", lambda: b"new"))  # does not join the old build
         release.set()
         assert await running == b"old"  # the request that asked before the write gets it
-        assert await answers.body("k", lambda: b"new") == b"new"
+        assert await after == b"new"
+        assert await answers.body("k", lambda: b"newer") == b"new"  # the new build is the one kept
 
     asyncio.run(scenario())
 

@@ -114,8 +114,13 @@ class Answers:
         return await asyncio.shield(running)
 
     def forget(self) -> None:
-        """Drop every kept answer (after a write through this service); builds under way still finish."""
+        """Drop every kept answer (after a write through this service).
+
+        Builds under way still finish for the requests already waiting on them, but a request arriving
+        after this starts its own: a build begun before the write could miss it.
+        """
         self._kept.clear()
+        self._builds.clear()
         self._generation += 1
 
     def _start(self, key: Hashable, build: Callable[[], bytes]) -> asyncio.Future[bytes]:
