@@ -20,7 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from scheduler.roster.checker import RosterCheck, check_roster
-from scheduler.roster.lns import solve_roster_lns
+from scheduler.roster.lns import NEIGHBOURHOODS, solve_roster_lns
 from scheduler.roster.model import ProgressCallback, solve_roster
 from scheduler.roster.problem import (
     TERM_COVER_SHORTFALL,
@@ -424,6 +424,7 @@ def solve_curtois(
     method: str = "auto",
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    neighbourhoods: tuple[str, ...] = NEIGHBOURHOODS,
 ) -> CurtoisResult:
     """Roster a Curtois instance with our model and check the answer independently.
 
@@ -443,6 +444,8 @@ def solve_curtois(
         :data:`LNS_MIN_NURSE_DAYS` nurse-days up.
     progress, cancel
         As for :func:`scheduler.roster.solve_roster`.
+    neighbourhoods
+        Kinds of neighbourhood of the LNS (:data:`scheduler.roster.lns.ALL_NEIGHBOURHOODS`).
     """
     problem = curtois_problem(instance)
     if method not in ("auto", "cp-sat", "lns"):
@@ -458,6 +461,7 @@ def solve_curtois(
             progress=progress,
             cancel=cancel,
             first_share=LNS_FIRST_SHARE,
+            neighbourhoods=neighbourhoods,
         )
     else:
         solution = solve_roster(

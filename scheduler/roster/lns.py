@@ -44,7 +44,25 @@ NEIGHBOURHOOD_PARAMETERS: Mapping[str, Any] = {"linearization_level": 2}
 """CP-SAT parameters of one neighbourhood search (one worker)."""
 
 NEIGHBOURHOODS = ("nurses", "days", "block", "weak_cover")
-"""Kinds of neighbourhood."""
+"""Kinds of neighbourhood searched by default."""
+
+EXTRA_NEIGHBOURHOODS = ("shift_types", "requests")
+"""Further kinds, chosen with ``neighbourhoods=``: ``shift_types`` keeps every nurse's days on and off
+over a window of days and re-chooses only which shift each works (the runs, rest days and weekends stay
+as they are, so a wide window stays a small model); ``requests`` frees a nurse whose request is not
+granted (drawn in proportion to its weight) with nurses who could take her place, over the horizon."""
+
+ALL_NEIGHBOURHOODS = NEIGHBOURHOODS + EXTRA_NEIGHBOURHOODS
+
+
+def checked_neighbourhoods(kinds: tuple[str, ...]) -> tuple[str, ...]:
+    """``kinds`` without repeats, or a ValueError naming the unknown kinds (or the empty choice)."""
+    unknown = sorted(set(kinds) - set(ALL_NEIGHBOURHOODS))
+    if unknown or not kinds:
+        named = ", ".join(unknown) if unknown else "none given"
+        raise ValueError(f"neighbourhoods: {named}; choose from {', '.join(ALL_NEIGHBOURHOODS)}")
+    return tuple(dict.fromkeys(kinds))
+
 
 WHOLE_MODEL_SHARE = 0.5
 """Neighbourhoods freeing at least this share of the nurses copy the whole model (built once) instead of
@@ -180,7 +198,9 @@ class _Search:
         bound: float,
         solutions: int,
         whole: RosterModel | None = None,
+        kinds: tuple[str, ...] = NEIGHBOURHOODS,
     ) -> None:
+        self.kinds = checked_neighbourhoods(kinds)
         self.problem = problem
         self.best = best
         self.deadline = deadline
@@ -192,8 +212,8 @@ class _Search:
         self.solutions = solutions
         self.cancelled = False
         self.lock = threading.Lock()
-        self.difficulty = {kind: _Difficulty() for kind in NEIGHBOURHOODS}
-        self.statistics = {kind: [0, 0, 0] for kind in NEIGHBOURHOODS}
+        self.difficulty = {kind: _Difficulty() for kind in self.kinds}
+        self.statistics = {kind: [0, 0, 0] for kind in self.kinds}
         """Per kind of neighbourhood: searches, searches proved optimal, improvements (for tuning)."""
         self.nurse_ids = [n.nurse_id for n in problem.nurses]
         self.whole = whole
@@ -215,6 +235,13 @@ class _Search:
             width = max(3, min(days, round(2 * share * days)))
             first = rng.randrange(0, days - width + 1)
             return {(n, d) for n in chosen for d in range(first, first + width)}
+        if kind == "shift_types":
+            # only the shift of each worked day changes, so three times the days of a "days" window
+            width = max(3, min(days, round(3 * share * days)))
+            first = rng.randrange(0, days - width + 1)
+            return {(n, d) for n in self.nurse_ids for d in range(first, first + width)}
+        if kind == "requests":
+            return self._unmet_request_cells(rng, roster, nurse_count)
         return self._weak_cover_cells(rng, roster, nurse_count)
 
     def _weak_line(self, rng: random.Random, roster: Roster) -> CoverRequirement | None:
@@ -258,11 +285,52 @@ class _Search:
         chosen.add(rng.choice(self.nurse_ids))
         return {(n, d) for n in chosen for d in range(self.problem.days)}
 
-    def _neighbourhood_model(self, roster: Roster, free: set[Cell]) -> tuple[RosterModel, set[str]]:
+    def _unmet_request_cells(self, rng: random.Random, roster: Roster, nurse_count: int) -> set[Cell]:
+        """A nurse whose request is not granted and nurses who could work the shift at stake (whole horizon).
+
+        The request is drawn with probability in proportion to its weight. The shift at stake is the one
+        asked for (a shift-on request) or the one she works against her wish (a shift-off request); for a
+        day-on request, any shift of that day.
+        """
+        on_day = {(a.nurse_id, a.day): a.shift_id for a in roster.assignments}
+        unmet = []
+        weights = []
+        for request in self.problem.requests:
+            if request.weight <= 0:
+                continue
+            shift = on_day.get((request.nurse_id, request.day))
+            # she works what the request is about: that shift, or any shift for a day request
+            works_it = shift is not None and request.shift_id in (None, shift)
+            if works_it != request.wants_shift:
+                unmet.append(request)
+                weights.append(request.weight)
+        if not unmet:
+            return self._weak_cover_cells(rng, roster, nurse_count)
+        request = rng.choices(unmet, weights=weights)[0]
+        shift_at_stake = (
+            request.shift_id if request.wants_shift else on_day.get((request.nurse_id, request.day))
+        )
+        lines = [
+            line
+            for line in self.problem.cover
+            if line.day == request.day and shift_at_stake in (None, line.shift_id)
+        ]
+        candidates: list[str] = []
+        if lines:
+            candidates = [n for n in self._could_work(rng.choice(lines)) if n != request.nurse_id]
+        rng.shuffle(candidates)
+        chosen = {request.nurse_id, *candidates[: max(1, nurse_count - 1)]}
+        return {(n, d) for n in chosen for d in range(self.problem.days)}
+
+    def _neighbourhood_model(
+        self, roster: Roster, free: set[Cell], *, keep_days_worked: bool = False
+    ) -> tuple[RosterModel, set[str]]:
         """The model of one neighbourhood (cells outside ``free`` fixed to ``roster``) and its nurses.
 
         When most nurses are free (or nobody can be left out), the whole model built once is copied and
         the fixed cells are posted as one clause; otherwise a small model of the free nurses is built.
+        With ``keep_days_worked``, each free cell keeps whether the nurse works that day: only the shift
+        (and unit and skill) she works may change.
         """
         free_nurses = {n for n, _ in free}
         chosen = {(a.nurse_id, a.day, a.shift_id, a.unit_id, a.skill) for a in roster.assignments}
@@ -288,6 +356,13 @@ class _Search:
             for key in keys
             if (key[0], key[1]) not in free
         ]
+        if keep_days_worked:
+            worked = {(a.nurse_id, a.day) for a in roster.assignments}
+            fixed.extend(
+                built.variables.works_day[cell] if cell in worked else built.variables.works_day[cell].Not()
+                for cell in free
+                if cell[0] in in_part
+            )
         if fixed:
             built.model.add_bool_and(fixed)
         built.model.clear_hints()
@@ -303,12 +378,12 @@ class _Search:
     def _step(self, rng: random.Random) -> None:
         with self.lock:
             best = self.best
-        self._search_neighbourhood(rng.choice(NEIGHBOURHOODS), rng, best)
+        self._search_neighbourhood(rng.choice(self.kinds), rng, best)
 
     def _search_neighbourhood(self, kind: str, rng: random.Random, best: _Best) -> bool:
         """Free a neighbourhood of ``kind`` in ``best`` and re-roster it; True if the best roster improved."""
         free = self._free_cells(kind, rng, best.roster)
-        built, in_part = self._neighbourhood_model(best.roster, free)
+        built, in_part = self._neighbourhood_model(best.roster, free, keep_days_worked=kind == "shift_types")
         left = self.deadline - time.perf_counter()
         if left <= 0.05:
             return False
@@ -376,6 +451,7 @@ def solve_roster_lns(
     hint: Roster | None = None,
     first_share: float = 0.25,
     neighbourhood_seconds: float = 2.0,
+    neighbourhoods: tuple[str, ...] = NEIGHBOURHOODS,
 ) -> RosterSolution:
     """Solve a roster with CP-SAT, then improve it by large neighbourhood search.
 
@@ -401,6 +477,8 @@ def solve_roster_lns(
         at least goes to it.
     neighbourhood_seconds
         Time limit of one neighbourhood search [s].
+    neighbourhoods
+        Kinds of neighbourhood to search, from :data:`ALL_NEIGHBOURHOODS` (each drawn equally often).
 
     Returns
     -------
@@ -409,6 +487,7 @@ def solve_roster_lns(
         bound proved on the whole model (0 without that run); an infeasible problem is reported as by that
         run.
     """
+    neighbourhoods = checked_neighbourhoods(neighbourhoods)
     started = time.perf_counter()
     deadline = started + time_limit_seconds
     built = build_roster_model(problem)
@@ -467,6 +546,7 @@ def solve_roster_lns(
             bound=bound,
             solutions=1,
             whole=whole,
+            kinds=neighbourhoods,
         )
         threads = [
             threading.Thread(target=search.run_thread, args=(seed * 1009 + i,), name=f"roster-lns-{i}")

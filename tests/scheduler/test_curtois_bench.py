@@ -34,6 +34,8 @@ def test_command_prints_json_with_the_checker_objective(shared_data: Path) -> No
     assert report["bound"] == pytest.approx(607)
     assert report["seconds"] < 20
     assert report["gap_to_best_known"] == 0
+    assert sum(report["objective_terms"].values()) == report["objective"]
+    assert report["neighbourhoods"] == ["nurses", "days", "block", "weak_cover"]
 
 
 def test_command_rejects_a_missing_file(tmp_path: Path) -> None:
@@ -47,6 +49,35 @@ def test_command_rejects_a_missing_file(tmp_path: Path) -> None:
 def test_lns_method_on_instance1(shared_data: Path) -> None:
     result = solve_curtois(
         read_curtois(_instance(shared_data, 1)), time_limit_seconds=6, workers=2, seed=0, method="lns"
+    )
+    assert result.feasible
+    assert result.objective is not None and result.objective >= 607
+    assert result.objective == result.solution.objective
+
+
+def test_command_names_an_unknown_kind_of_neighbourhood(tmp_path: Path) -> None:
+    from tests.scheduler.test_curtois_reader import TINY
+
+    path = tmp_path / "Instance0.txt"
+    path.write_text(TINY, encoding="utf-8")
+    app = typer.Typer()
+    app.command()(curtois)
+    result = CliRunner().invoke(app, [str(path), "--neighbourhoods", "days,swap"])
+    assert result.exit_code == 2
+    assert "swap" in result.output and "shift_types" in result.output
+
+
+@pytest.mark.shared_data
+def test_lns_with_every_kind_of_neighbourhood_on_instance1(shared_data: Path) -> None:
+    from scheduler.roster.lns import ALL_NEIGHBOURHOODS
+
+    result = solve_curtois(
+        read_curtois(_instance(shared_data, 1)),
+        time_limit_seconds=6,
+        workers=2,
+        seed=0,
+        method="lns",
+        neighbourhoods=ALL_NEIGHBOURHOODS,
     )
     assert result.feasible
     assert result.objective is not None and result.objective >= 607

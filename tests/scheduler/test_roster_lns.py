@@ -7,6 +7,7 @@ import threading
 import time
 from collections import Counter
 
+import pytest
 from ortools.sat.python import cp_model
 
 from scheduler.roster import (
@@ -22,7 +23,7 @@ from scheduler.roster import (
     check_roster,
 )
 from scheduler.roster.lns import (
-    NEIGHBOURHOODS,
+    ALL_NEIGHBOURHOODS,
     _Best,
     _Search,
     greedy_roster,
@@ -175,6 +176,7 @@ def _search(problem: RosterProblem, roster: Roster) -> _Search:
         bound=0.0,
         solutions=1,
         whole=whole,
+        kinds=ALL_NEIGHBOURHOODS,
     )
 
 
@@ -231,8 +233,53 @@ def test_each_kind_of_neighbourhood_improves_or_keeps_the_roster() -> None:
     search = _search(problem, start)
     first = search.best.objective
     rng = random.Random(5)
-    for kind in NEIGHBOURHOODS:
+    for kind in ALL_NEIGHBOURHOODS:
         search._search_neighbourhood(kind, rng, search.best)
         check = check_roster(problem, search.best.roster)
         assert check.feasible, (kind, check.violations)
         assert check.objective == search.best.objective <= first
+
+
+def test_a_shift_types_neighbourhood_keeps_every_day_on_and_off() -> None:
+    problem = _ward(nurses=8, days=14)
+    start = greedy_roster(problem, seed=2)
+    search = _search(problem, start)
+    free = {(n.nurse_id, d) for n in problem.nurses for d in range(3, 10)}
+    built, _ = search._neighbourhood_model(start, free, keep_days_worked=True)
+    run = run_solver(built.model, time_limit_seconds=20, workers=1, seed=0)
+    assert run.status == cp_model.OPTIMAL
+    found = built.roster_from(run.solver)
+    check = check_roster(problem, found)
+    assert check.feasible, check.violations
+    assert check.objective <= search.best.objective
+    days_on = {(a.nurse_id, a.day) for a in start.assignments}
+    assert {(a.nurse_id, a.day) for a in found.assignments} == days_on
+    # the same cells without the days kept can do at least as well: the kept model is a restriction
+    loose, _ = search._neighbourhood_model(start, free)
+    free_run = run_solver(loose.model, time_limit_seconds=20, workers=1, seed=0)
+    assert free_run.status == cp_model.OPTIMAL
+    assert check_roster(problem, loose.roster_from(free_run.solver)).objective <= check.objective
+
+
+def test_a_requests_neighbourhood_frees_a_nurse_whose_request_is_refused() -> None:
+    problem = _ward(nurses=8, days=14)
+    search = _search(problem, greedy_roster(problem, seed=2))
+    # n2 asked for day 7 off (see _ward) and works it; every other day-off request is granted
+    refused = Roster((Assignment("n2", 7, "late", "ward", "rn"),))
+    rng = random.Random(0)
+    for _ in range(20):
+        cells = search._unmet_request_cells(rng, refused, nurse_count=3)
+        nurses = {n for n, _ in cells}
+        assert "n2" in nurses and len(nurses) <= 3
+        assert cells == {(n, d) for n in nurses for d in range(problem.days)}
+        # the others could work the late shift of day 7: it is not their fixed day off
+        assert all(7 not in problem.nurse(n).days_off for n in nurses)
+    granted = search._unmet_request_cells(rng, Roster(()), nurse_count=3)
+    assert granted, "with every request granted it frees the nurses of a badly covered line instead"
+
+
+def test_an_unknown_kind_of_neighbourhood_is_named() -> None:
+    with pytest.raises(ValueError, match="neighbourhoods: swaps; choose from nurses"):
+        solve_roster_lns(_ward(), time_limit_seconds=1, neighbourhoods=("days", "swaps"))
+    with pytest.raises(ValueError, match="none given"):
+        solve_roster_lns(_ward(), time_limit_seconds=1, neighbourhoods=())

@@ -12,7 +12,8 @@ from typing import Annotated
 
 import typer
 
-from scheduler.roster.curtois import read_curtois, solve_curtois
+from scheduler.roster.curtois import CURTOIS_TERMS, read_curtois, solve_curtois
+from scheduler.roster.lns import ALL_NEIGHBOURHOODS, NEIGHBOURHOODS, checked_neighbourhoods
 
 
 def curtois(
@@ -27,15 +28,33 @@ def curtois(
     time_limit: Annotated[float, typer.Option(help="Wall-time limit of the search [s]", min=0.1)] = 600,
     workers: Annotated[int, typer.Option(help="Solver threads", min=1)] = 2,
     seed: Annotated[int, typer.Option(help="Random seed of the search")] = 0,
+    neighbourhoods: Annotated[
+        str,
+        typer.Option(
+            help="Comma-separated kinds of neighbourhood of the large neighbourhood search, from "
+            + ", ".join(ALL_NEIGHBOURHOODS)
+        ),
+    ] = ",".join(NEIGHBOURHOODS),
 ) -> None:
     """Solve a Curtois shift scheduling instance and print instance, objective, status, bound, seconds."""
+    try:
+        kinds = checked_neighbourhoods(tuple(k.strip() for k in neighbourhoods.split(",") if k.strip()))
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--neighbourhoods") from None
     benchmark = read_curtois(instance)
-    result = solve_curtois(benchmark, time_limit_seconds=time_limit, workers=workers, seed=seed)
+    result = solve_curtois(
+        benchmark, time_limit_seconds=time_limit, workers=workers, seed=seed, neighbourhoods=kinds
+    )
     best_known = benchmark.best_known
     report = {
         "instance": benchmark.name,
         "objective": result.objective,
         "feasible": result.feasible,
+        "objective_terms": (
+            None
+            if result.check is None
+            else {term: result.check.penalties.get(term, 0) for term in CURTOIS_TERMS}
+        ),
         "status": result.solution.status.value,
         "bound": result.solution.bound,
         "seconds": round(result.solution.seconds, 3),
@@ -48,5 +67,6 @@ def curtois(
         "time_limit": time_limit,
         "workers": workers,
         "seed": seed,
+        "neighbourhoods": list(kinds),
     }
     typer.echo(json.dumps(report))
