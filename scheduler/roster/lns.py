@@ -64,6 +64,10 @@ def checked_neighbourhoods(kinds: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(kinds))
 
 
+GREEDY_SHARE = 0.5
+"""Most of the time limit the greedy start may take (one single-nurse model at a time; on a long horizon
+with many nurses it would otherwise run past the limit)."""
+
 WHOLE_MODEL_SHARE = 0.5
 """Neighbourhoods freeing at least this share of the nurses copy the whole model (built once) instead of
 building a model of the free nurses: on Instance12 (60 × 28) building takes 0.5 s, copying 0.05 s."""
@@ -117,23 +121,36 @@ def _merge(roster: Roster, part: Roster, free_nurses: set[str]) -> Roster:
     return Roster(assignments=kept + part.assignments, agency=part.agency)
 
 
-def greedy_roster(problem: RosterProblem, *, seed: int = 0, seconds_per_nurse: float = 1.0) -> Roster:
+def greedy_roster(
+    problem: RosterProblem,
+    *,
+    seed: int = 0,
+    seconds_per_nurse: float = 1.0,
+    deadline: float | None = None,
+    cancel: threading.Event | None = None,
+) -> Roster:
     """A quick roster built nurse by nurse: each nurse gets her best roster given those already rostered.
 
     Hard cover minimums, agency and fairness are left to the search that follows. Nurses go in a seeded
-    random order.
+    random order. At ``deadline`` (a ``time.perf_counter()`` value) or on ``cancel``, the nurses not yet
+    rostered are left without shifts (which may break their minimums: the caller repairs that).
     """
     order = [n.nurse_id for n in problem.nurses]
     random.Random(seed).shuffle(order)
     roster = Roster(())
     for nurse_id in order:
+        left = (
+            seconds_per_nurse if deadline is None else min(seconds_per_nurse, deadline - time.perf_counter())
+        )
+        if left <= 0.01 or (cancel is not None and cancel.is_set()):
+            break
         single = subproblem(problem, roster, {nurse_id})
         single = replace(
             single, agency=(), cover=tuple(replace(line, minimum_nurses=0) for line in single.cover)
         )
         built = build_roster_model(single, work_pattern_automaton=True)
         built.set_objective()
-        run = run_solver(built.model, time_limit_seconds=seconds_per_nurse, workers=1, seed=seed)
+        run = run_solver(built.model, time_limit_seconds=left, workers=1, seed=seed)
         if run.status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             roster = _merge(roster, built.roster_from(run.solver), {nurse_id})
     return Roster(roster.assignments)
@@ -490,16 +507,22 @@ def solve_roster_lns(
     neighbourhoods = checked_neighbourhoods(neighbourhoods)
     started = time.perf_counter()
     deadline = started + time_limit_seconds
-    built = build_roster_model(problem)
-    built.set_objective()
-    start = hint if hint is not None else greedy_roster(problem, seed=seed)
+    if hint is not None:
+        start = hint
+    else:
+        start = greedy_roster(
+            problem, seed=seed, deadline=started + GREEDY_SHARE * time_limit_seconds, cancel=cancel
+        )
     start_check = check_roster(problem, start)
     best: _Best | None = _Best(start, start_check.objective) if start_check.feasible else None
     first: SolverRun | None = None
+    built: RosterModel | None = None
     bound = 0.0
     cancelled = cancel is not None and cancel.is_set()
     if best is None or first_share > 0:
         # A start that breaks a hard rule (e.g. a cover minimum) needs the whole model to repair it.
+        built = build_roster_model(problem)
+        built.set_objective()
         if best is not None:
             _complete_hint(built, start, seconds=max(1.0, 0.05 * time_limit_seconds))
         share = first_share if best is not None else max(first_share, 0.25)
@@ -531,7 +554,7 @@ def solve_roster_lns(
         )
     proved = first is not None and first.status == cp_model.OPTIMAL
     if not proved and not cancelled:
-        whole = built if built.variables.work_pattern_automaton else None
+        whole = built if built is not None and built.variables.work_pattern_automaton else None
         if whole is None:
             whole = build_roster_model(problem, work_pattern_automaton=True)
             whole.set_objective()

@@ -156,8 +156,10 @@ def test_lns_without_a_first_phase_stops_when_cancelled() -> None:
         _ward(), time_limit_seconds=60, workers=WORKERS, seed=0, cancel=cancel, first_share=0.0
     )
     assert solution.cancelled
-    assert solution.roster is not None
     assert solution.seconds < 30
+    # cancelled before the greedy start rostered anyone: no roster that breaks the rules is passed off
+    assert solution.roster is None or check_roster(_ward(), solution.roster).feasible
+    assert solution.status in (RosterStatus.TIMEOUT, RosterStatus.FEASIBLE, RosterStatus.OPTIMAL)
 
 
 def _search(problem: RosterProblem, roster: Roster) -> _Search:
@@ -283,3 +285,20 @@ def test_an_unknown_kind_of_neighbourhood_is_named() -> None:
         solve_roster_lns(_ward(), time_limit_seconds=1, neighbourhoods=("days", "swaps"))
     with pytest.raises(ValueError, match="none given"):
         solve_roster_lns(_ward(), time_limit_seconds=1, neighbourhoods=())
+
+
+def test_the_greedy_start_stops_at_its_deadline_and_the_search_repairs_what_it_left() -> None:
+    problem = _ward()
+    assert greedy_roster(problem, seed=0, deadline=time.perf_counter() - 1).assignments == ()
+    cancel = threading.Event()
+    cancel.set()
+    assert greedy_roster(problem, seed=0, cancel=cancel).assignments == ()
+    # nobody rostered breaks every nurse's minimum minutes: the whole-model run must repair it
+    assert not check_roster(problem, Roster(())).feasible
+    solution = solve_roster_lns(
+        problem, time_limit_seconds=8, workers=WORKERS, seed=0, hint=Roster(()), first_share=0.0
+    )
+    assert solution.roster is not None
+    check = check_roster(problem, solution.roster)
+    assert check.feasible, check.violations
+    assert check.objective == solution.objective
