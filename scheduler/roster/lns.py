@@ -46,11 +46,13 @@ NEIGHBOURHOOD_PARAMETERS: Mapping[str, Any] = {"linearization_level": 2}
 NEIGHBOURHOODS = ("nurses", "days", "block", "weak_cover")
 """Kinds of neighbourhood searched by default."""
 
-EXTRA_NEIGHBOURHOODS = ("shift_types", "requests")
+EXTRA_NEIGHBOURHOODS = ("shift_types", "requests", "weekends")
 """Further kinds, chosen with ``neighbourhoods=``: ``shift_types`` keeps every nurse's days on and off
 over a window of days and re-chooses only which shift each works (the runs, rest days and weekends stay
 as they are, so a wide window stays a small model); ``requests`` frees a nurse whose request is not
-granted (drawn in proportion to its weight) with nurses who could take her place, over the horizon."""
+granted (drawn in proportion to its weight) with nurses who could take her place, over the horizon;
+``weekends`` frees, around two weekends (two days either side), the nurses who work one of them and not
+the other, so that weekends can change hands under a most-weekends rule."""
 
 ALL_NEIGHBOURHOODS = NEIGHBOURHOODS + EXTRA_NEIGHBOURHOODS
 
@@ -259,6 +261,8 @@ class _Search:
             return {(n, d) for n in self.nurse_ids for d in range(first, first + width)}
         if kind == "requests":
             return self._unmet_request_cells(rng, roster, nurse_count)
+        if kind == "weekends":
+            return self._weekend_swap_cells(rng, roster, 2 * nurse_count)
         return self._weak_cover_cells(rng, roster, nurse_count)
 
     def _weak_line(self, rng: random.Random, roster: Roster) -> CoverRequirement | None:
@@ -338,6 +342,36 @@ class _Search:
         rng.shuffle(candidates)
         chosen = {request.nurse_id, *candidates[: max(1, nurse_count - 1)]}
         return {(n, d) for n in chosen for d in range(self.problem.days)}
+
+    def _weekend_swap_cells(self, rng: random.Random, roster: Roster, nurse_count: int) -> set[Cell]:
+        """Nurses working one of two weekends but not the other, over both weekends and two days around each.
+
+        At most ``nurse_count`` nurses, as many from each side as can be; with fewer than two weekends, or
+        nobody to swap, the nurses of a badly covered line instead.
+        """
+        weekends = self.problem.weekends()
+        if len(weekends) < 2:
+            return self._weak_cover_cells(rng, roster, nurse_count)
+        first, second = rng.sample(range(len(weekends)), 2)
+        days_on = {(a.nurse_id, a.day) for a in roster.assignments}
+
+        def works(nurse_id: str, weekend: int) -> bool:
+            return any((nurse_id, d) in days_on for d in weekends[weekend])
+
+        only_first = [n for n in self.nurse_ids if works(n, first) and not works(n, second)]
+        only_second = [n for n in self.nurse_ids if works(n, second) and not works(n, first)]
+        if not only_first and not only_second:
+            return self._weak_cover_cells(rng, roster, nurse_count)
+        rng.shuffle(only_first)
+        rng.shuffle(only_second)
+        half = max(1, nurse_count // 2)
+        chosen = only_first[:half] + only_second[:half]
+        days: set[int] = set()
+        for weekend in (first, second):
+            days.update(
+                range(max(0, weekends[weekend][0] - 2), min(self.problem.days, weekends[weekend][-1] + 3))
+            )
+        return {(n, d) for n in chosen for d in days}
 
     def _neighbourhood_model(
         self, roster: Roster, free: set[Cell], *, keep_days_worked: bool = False

@@ -302,3 +302,24 @@ def test_the_greedy_start_stops_at_its_deadline_and_the_search_repairs_what_it_l
     check = check_roster(problem, solution.roster)
     assert check.feasible, check.violations
     assert check.objective == solution.objective
+
+
+def test_a_weekends_neighbourhood_frees_the_nurses_who_could_trade_a_weekend() -> None:
+    problem = _ward(nurses=8, days=14)  # starts on a Monday: weekends are days 5-6 and 12-13
+    assert problem.weekends() == ((5, 6), (12, 13))
+    search = _search(problem, greedy_roster(problem, seed=2))
+    roster = Roster(
+        (
+            Assignment("n0", 5, "early", "ward", "rn"),
+            Assignment("n1", 12, "late", "ward", "rn"),
+            Assignment("n2", 6, "early", "ward", "rn"),
+            Assignment("n2", 13, "early", "ward", "rn"),
+            Assignment("n3", 9, "early", "ward", "rn"),
+        )
+    )
+    cells = search._weekend_swap_cells(random.Random(0), roster, nurse_count=4)
+    around = set(range(3, 9)) | set(range(10, 14))
+    assert cells == {(n, d) for n in ("n0", "n1") for d in around}
+    # nobody works exactly one of the two weekends: the nurses of a badly covered line instead
+    nobody = Roster((Assignment("n2", 6, "early", "ward", "rn"), Assignment("n2", 13, "early", "ward", "rn")))
+    assert search._weekend_swap_cells(random.Random(0), nobody, nurse_count=4)
