@@ -134,16 +134,18 @@ def greedy_roster(
     """A quick roster built nurse by nurse: each nurse gets her best roster given those already rostered.
 
     Hard cover minimums, agency and fairness are left to the search that follows. Nurses go in a seeded
-    random order. At ``deadline`` (a ``time.perf_counter()`` value) or on ``cancel``, the nurses not yet
-    rostered are left without shifts (which may break their minimums: the caller repairs that).
+    random order. With a ``deadline`` (a ``time.perf_counter()`` value), each nurse's search gets at most
+    an equal share of the time left; at the deadline or on ``cancel``, the nurses not yet rostered are left
+    without shifts (which may break their minimums: the caller repairs that).
     """
     order = [n.nurse_id for n in problem.nurses]
     random.Random(seed).shuffle(order)
     roster = Roster(())
-    for nurse_id in order:
-        left = (
-            seconds_per_nurse if deadline is None else min(seconds_per_nurse, deadline - time.perf_counter())
-        )
+    for placed, nurse_id in enumerate(order):
+        left = seconds_per_nurse
+        if deadline is not None:
+            # an equal share of what is left for each nurse still to place, so that all get a line
+            left = min(left, (deadline - time.perf_counter()) / (len(order) - placed))
         if left <= 0.01 or (cancel is not None and cancel.is_set()):
             break
         single = subproblem(problem, roster, {nurse_id})
@@ -574,7 +576,7 @@ def solve_roster_lns(
             if best is None or objective <= best.objective:
                 best = _Best(found, objective)
         if best is None or first.status == cp_model.INFEASIBLE:
-            return solution_from_run(built, first)
+            return replace(solution_from_run(built, first), seconds=time.perf_counter() - started)
         bound = float(first.solver.best_objective_bound) if first.status != cp_model.UNKNOWN else 0.0
         cancelled = first.cancelled
     elif progress is not None:
