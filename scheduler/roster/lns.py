@@ -66,6 +66,9 @@ def checked_neighbourhoods(kinds: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(kinds))
 
 
+MIN_GREEDY_SECONDS = 0.05
+"""Least search time of one nurse in the greedy start [s], however little time is left."""
+
 GREEDY_SHARE = 0.5
 """Most of the time limit the greedy start may take (one single-nurse model at a time; on a long horizon
 with many nurses it would otherwise run past the limit)."""
@@ -135,26 +138,34 @@ def greedy_roster(
 
     Hard cover minimums, agency and fairness are left to the search that follows. Nurses go in a seeded
     random order. With a ``deadline`` (a ``time.perf_counter()`` value), each nurse's search gets at most
-    an equal share of the time left; at the deadline or on ``cancel``, the nurses not yet rostered are left
-    without shifts (which may break their minimums: the caller repairs that).
+    an equal share of the time left once the other nurses' models are built; at the deadline or on
+    ``cancel``, the nurses not yet rostered are left without shifts (which may break their minimums: the
+    caller repairs that).
     """
     order = [n.nurse_id for n in problem.nurses]
     random.Random(seed).shuffle(order)
     roster = Roster(())
+    building = 0.0  # longest time so far to build one nurse's model [s]
     for placed, nurse_id in enumerate(order):
-        left = seconds_per_nurse
-        if deadline is not None:
-            # an equal share of what is left for each nurse still to place, so that all get a line
-            left = min(left, (deadline - time.perf_counter()) / (len(order) - placed))
-        if left <= 0.01 or (cancel is not None and cancel.is_set()):
+        if (cancel is not None and cancel.is_set()) or (
+            deadline is not None and time.perf_counter() >= deadline
+        ):
             break
+        step_started = time.perf_counter()
         single = subproblem(problem, roster, {nurse_id})
         single = replace(
             single, agency=(), cover=tuple(replace(line, minimum_nurses=0) for line in single.cover)
         )
         built = build_roster_model(single, work_pattern_automaton=True)
         built.set_objective()
-        run = run_solver(built.model, time_limit_seconds=left, workers=1, seed=seed)
+        building = max(building, time.perf_counter() - step_started)
+        limit = seconds_per_nurse
+        if deadline is not None:
+            # an equal share of what is left, after the later nurses' builds, for each nurse still to place
+            later = len(order) - placed - 1
+            share = (deadline - time.perf_counter() - later * building) / (later + 1)
+            limit = min(limit, max(MIN_GREEDY_SECONDS, share))
+        run = run_solver(built.model, time_limit_seconds=limit, workers=1, seed=seed)
         if run.status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             roster = _merge(roster, built.roster_from(run.solver), {nurse_id})
     return Roster(roster.assignments)
