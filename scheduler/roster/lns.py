@@ -27,6 +27,7 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
+from scheduler.roster.bounds import cover_lower_bound
 from scheduler.roster.checker import check_roster
 from scheduler.roster.model import (
     ProgressCallback,
@@ -564,7 +565,7 @@ def solve_roster_lns(
     best: _Best | None = _Best(start, start_check.objective) if start_check.feasible else None
     first: SolverRun | None = None
     built: RosterModel | None = None
-    bound = 0.0
+    bound = float(cover_lower_bound(problem).penalty)
     cancelled = cancel is not None and cancel.is_set()
     if best is None or first_share > 0:
         # A start that breaks a hard rule (e.g. a cover minimum) needs the whole model to repair it.
@@ -588,7 +589,8 @@ def solve_roster_lns(
                 best = _Best(found, objective)
         if best is None or first.status == cp_model.INFEASIBLE:
             return replace(solution_from_run(built, first), seconds=time.perf_counter() - started)
-        bound = float(first.solver.best_objective_bound) if first.status != cp_model.UNKNOWN else 0.0
+        if first.status != cp_model.UNKNOWN:
+            bound = max(bound, float(first.solver.best_objective_bound))
         cancelled = first.cancelled
     elif progress is not None:
         progress(
