@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from scheduler.roster.problem import CoverRequirement, Nurse, RosterProblem
 
-__all__ = ["CoverBound", "cover_lower_bound"]
+__all__ = ["CoverBound", "cover_lower_bound", "priced_lines_by_part", "shortfall_caps"]
 
 
 @dataclass(frozen=True)
@@ -78,25 +78,33 @@ def _most_weekend_shifts(problem: RosterProblem, nurse: Nurse, most: int) -> int
     return min(most, sum(free_days if allowed is None else free_days[:allowed]))
 
 
-def cover_lower_bound(problem: RosterProblem) -> CoverBound:
-    """A lower bound on the objective of every roster of ``problem``, from counting shifts (see module).
+@dataclass(frozen=True)
+class _Count:
+    """Prices of the nurses asked for (cheapest first) and the most shifts the nurses can give."""
 
-    Examples
-    --------
-    >>> from scheduler.roster.problem import Contract, CoverRequirement, Nurse, RosterProblem, ShiftType
-    >>> problem = RosterProblem(
-    ...     days=1,
-    ...     shifts=(ShiftType("early", 480),),
-    ...     nurses=(Nurse("ana", Contract(), skills={"rn"}, units={"ward"}),),
-    ...     cover=(CoverRequirement(0, "early", "ward", "rn", 3, under_weight=100, over_weight=1),),
-    ... )
-    >>> cover_lower_bound(problem)
-    CoverBound(short_nurse_shifts=2, weight=100, penalty=200)
-    """
-    lines = [line for line in problem.cover if line.required_nurses > 0 and _line_weight(problem, line) > 0]
-    if not lines:
-        return CoverBound(short_nurse_shifts=0, weight=0, penalty=0)
+    weekend_prices: list[int]
+    weekday_prices: list[int]
+    given: int
+    given_weekends: int
+    given_weekdays: int
+
+    @property
+    def short_weekends(self) -> int:
+        return max(0, len(self.weekend_prices) - self.given_weekends)
+
+    @property
+    def short_weekdays(self) -> int:
+        return max(0, len(self.weekday_prices) - self.given_weekdays)
+
+
+def _priced_lines(problem: RosterProblem) -> list[CoverRequirement]:
+    """Lines whose missing nurses cost something (the only ones the bound counts)."""
+    return [line for line in problem.cover if line.required_nurses > 0 and _line_weight(problem, line) > 0]
+
+
+def _count(problem: RosterProblem) -> _Count:
     weekend_days = {day for weekend in problem.weekends() for day in weekend}
+    lines = _priced_lines(problem)
     # the price of each nurse asked for, cheapest first: a roster leaves the cheapest ones uncovered
     weekend_prices = sorted(
         _line_weight(problem, line)
@@ -117,13 +125,77 @@ def cover_lower_bound(problem: RosterProblem) -> CoverBound:
         given += most
         given_weekends += _most_weekend_shifts(problem, nurse, most)
         given_weekdays += min(most, sum(1 for day in weekdays if day not in nurse.unavailable_days))
-    short_weekends = max(0, len(weekend_prices) - given_weekends)
-    short_weekdays = max(0, len(weekday_prices) - given_weekdays)
-    short_overall = max(0, len(weekend_prices) + len(weekday_prices) - given)
-    by_part = sum(weekend_prices[:short_weekends]) + sum(weekday_prices[:short_weekdays])
-    overall = sum(sorted(weekend_prices + weekday_prices)[:short_overall])
+    return _Count(weekend_prices, weekday_prices, given, given_weekends, given_weekdays)
+
+
+def cover_lower_bound(problem: RosterProblem) -> CoverBound:
+    """A lower bound on the objective of every roster of ``problem``, from counting shifts (see module).
+
+    Examples
+    --------
+    >>> from scheduler.roster.problem import Contract, CoverRequirement, Nurse, RosterProblem, ShiftType
+    >>> problem = RosterProblem(
+    ...     days=1,
+    ...     shifts=(ShiftType("early", 480),),
+    ...     nurses=(Nurse("ana", Contract(), skills={"rn"}, units={"ward"}),),
+    ...     cover=(CoverRequirement(0, "early", "ward", "rn", 3, under_weight=100, over_weight=1),),
+    ... )
+    >>> cover_lower_bound(problem)
+    CoverBound(short_nurse_shifts=2, weight=100, penalty=200)
+    """
+    count = _count(problem)
+    prices = count.weekend_prices + count.weekday_prices
+    if not prices:
+        return CoverBound(short_nurse_shifts=0, weight=0, penalty=0)
+    short_overall = max(0, len(prices) - count.given)
+    by_part = sum(count.weekend_prices[: count.short_weekends]) + sum(
+        count.weekday_prices[: count.short_weekdays]
+    )
+    overall = sum(sorted(prices)[:short_overall])
     return CoverBound(
-        short_nurse_shifts=max(short_weekends + short_weekdays, short_overall),
-        weight=min(weekend_prices[:1] + weekday_prices[:1]),
+        short_nurse_shifts=max(count.short_weekends + count.short_weekdays, short_overall),
+        weight=min(prices),
         penalty=max(by_part, overall),
     )
+
+
+def _most_short(prices: list[int], fewest: int, budget: int) -> int:
+    """Most of ``prices`` (cheapest first) that can go unpaid, at least ``fewest``, within ``budget``."""
+    most = fewest
+    spent = sum(prices[:fewest])
+    while most < len(prices) and spent + prices[most] <= budget:
+        spent += prices[most]
+        most += 1
+    return most
+
+
+def shortfall_caps(problem: RosterProblem, objective: int) -> tuple[int, int] | None:
+    """Most nurses short on weekend lines and on weekday lines in any roster costing at most ``objective``.
+
+    Every roster leaves at least the counted weekend and weekday nurse-shifts uncovered (see the module),
+    and pays for each at least the cheapest prices; so a roster no dearer than ``objective`` cannot be
+    short of more than these caps. Summed over the priced lines' ``shortfall`` variables, they may be
+    posted as constraints in a search for a roster no worse than one costing ``objective``. None when
+    agency nurses may be booked (a booking also covers a line, so shortfall alone would not be capped
+    soundly) or nothing is priced.
+    """
+    if problem.agency:
+        return None
+    count = _count(problem)
+    if not count.weekend_prices and not count.weekday_prices:
+        return None
+    least_weekday = sum(count.weekday_prices[: count.short_weekdays])
+    least_weekend = sum(count.weekend_prices[: count.short_weekends])
+    return (
+        _most_short(count.weekend_prices, count.short_weekends, objective - least_weekday),
+        _most_short(count.weekday_prices, count.short_weekdays, objective - least_weekend),
+    )
+
+
+def priced_lines_by_part(problem: RosterProblem) -> tuple[list[CoverRequirement], list[CoverRequirement]]:
+    """The priced cover lines of weekend days and of weekdays (those :func:`shortfall_caps` caps)."""
+    weekend_days = {day for weekend in problem.weekends() for day in weekend}
+    lines = _priced_lines(problem)
+    return [line for line in lines if line.day in weekend_days], [
+        line for line in lines if line.day not in weekend_days
+    ]

@@ -425,6 +425,7 @@ def solve_curtois(
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     neighbourhoods: tuple[str, ...] = NEIGHBOURHOODS,
+    shortfall_cuts: bool = False,
 ) -> CurtoisResult:
     """Roster a Curtois instance with our model and check the answer independently.
 
@@ -444,8 +445,8 @@ def solve_curtois(
         :data:`LNS_MIN_NURSE_DAYS` nurse-days up.
     progress, cancel
         As for :func:`scheduler.roster.solve_roster`.
-    neighbourhoods
-        Kinds of neighbourhood of the LNS (:data:`scheduler.roster.lns.ALL_NEIGHBOURHOODS`).
+    neighbourhoods, shortfall_cuts
+        Options of the LNS (:func:`scheduler.roster.lns.solve_roster_lns`).
     """
     problem = curtois_problem(instance)
     if method not in ("auto", "cp-sat", "lns"):
@@ -462,6 +463,7 @@ def solve_curtois(
             cancel=cancel,
             first_share=LNS_FIRST_SHARE,
             neighbourhoods=neighbourhoods,
+            shortfall_cuts=shortfall_cuts,
         )
     else:
         solution = solve_roster(

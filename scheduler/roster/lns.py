@@ -27,7 +27,7 @@ from typing import Any
 
 from ortools.sat.python import cp_model
 
-from scheduler.roster.bounds import cover_lower_bound
+from scheduler.roster.bounds import cover_lower_bound, priced_lines_by_part, shortfall_caps
 from scheduler.roster.checker import check_roster
 from scheduler.roster.model import (
     ProgressCallback,
@@ -232,8 +232,13 @@ class _Search:
         solutions: int,
         whole: RosterModel | None = None,
         kinds: tuple[str, ...] = NEIGHBOURHOODS,
+        shortfall_cuts: bool = False,
     ) -> None:
         self.kinds = checked_neighbourhoods(kinds)
+        self.shortfall_cuts = shortfall_cuts
+        weekend_lines, weekday_lines = priced_lines_by_part(problem)
+        self._capped_lines = ([line.key for line in weekend_lines], [line.key for line in weekday_lines])
+        self._caps: dict[int, tuple[int, int] | None] = {}
         self.problem = problem
         self.best = best
         self.deadline = deadline
@@ -387,6 +392,22 @@ class _Search:
             )
         return {(n, d) for n in chosen for d in days}
 
+    def _add_shortfall_cuts(self, built: RosterModel, objective: int) -> None:
+        """Cap the nurses short on weekend and on weekday lines at what a roster costing ``objective`` allows.
+
+        Sound for any roster no worse than ``objective`` (:func:`scheduler.roster.bounds.shortfall_caps`);
+        a sub-model's shortfall on a line equals the whole roster's, so the caps hold in sub-models too.
+        """
+        if objective not in self._caps:
+            self._caps[objective] = shortfall_caps(self.problem, objective)
+        caps = self._caps[objective]
+        if caps is None:
+            return
+        for cap, keys in zip(caps, self._capped_lines, strict=True):
+            short = [built.variables.shortfall[key] for key in keys if key in built.variables.shortfall]
+            if short:
+                built.model.add(cp_model.LinearExpr.sum(short) <= cap)
+
     def _neighbourhood_model(
         self, roster: Roster, free: set[Cell], *, keep_days_worked: bool = False
     ) -> tuple[RosterModel, set[str]]:
@@ -449,6 +470,8 @@ class _Search:
         """Free a neighbourhood of ``kind`` in ``best`` and re-roster it; True if the best roster improved."""
         free = self._free_cells(kind, rng, best.roster)
         built, in_part = self._neighbourhood_model(best.roster, free, keep_days_worked=kind == "shift_types")
+        if self.shortfall_cuts:
+            self._add_shortfall_cuts(built, best.objective)
         left = self.deadline - time.perf_counter()
         if left <= 0.05:
             return False
@@ -517,6 +540,7 @@ def solve_roster_lns(
     first_share: float = 0.25,
     neighbourhood_seconds: float = 2.0,
     neighbourhoods: tuple[str, ...] = NEIGHBOURHOODS,
+    shortfall_cuts: bool = False,
 ) -> RosterSolution:
     """Solve a roster with CP-SAT, then improve it by large neighbourhood search.
 
@@ -544,6 +568,9 @@ def solve_roster_lns(
         Time limit of one neighbourhood search [s].
     neighbourhoods
         Kinds of neighbourhood to search, from :data:`ALL_NEIGHBOURHOODS` (each drawn equally often).
+    shortfall_cuts
+        Post in each neighbourhood the caps on nurses short that any roster no worse than the best must
+        meet (:func:`scheduler.roster.bounds.shortfall_caps`); they remove no such roster.
 
     Returns
     -------
@@ -619,6 +646,7 @@ def solve_roster_lns(
             solutions=1,
             whole=whole,
             kinds=neighbourhoods,
+            shortfall_cuts=shortfall_cuts,
         )
         threads = [
             threading.Thread(target=search.run_thread, args=(seed * 1009 + i,), name=f"roster-lns-{i}")

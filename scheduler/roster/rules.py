@@ -83,6 +83,8 @@ class RosterVariables:
         A literal fixed to false.
     guards
         Assumption literals of the hard rules, or None for a normal solve.
+    shortfall
+        Nurses short per cover line, for lines whose under-cover is penalised (filled by :func:`add_cover`).
     """
 
     problem: RosterProblem
@@ -97,6 +99,7 @@ class RosterVariables:
     work_pattern_automaton: bool = True
     works_by_cover: dict[CoverKey, list[cp_model.IntVar]] = field(default_factory=dict)
     works_by_nurse_day: dict[tuple[str, int], list[cp_model.IntVar]] = field(default_factory=dict)
+    shortfall: dict[CoverKey, cp_model.IntVar] = field(default_factory=dict)
 
     def enforcement(self, rule: HardRule, subject: str) -> list[cp_model.IntVar]:
         """Enforcement literals for a hard rule: none normally, one assumption when explaining."""
@@ -446,6 +449,7 @@ def add_cover(
         surplus: cp_model.IntVar | None = None
         if line.under_weight > 0 and line.required_nurses > 0:
             shortfall = model.new_int_var(0, line.required_nurses, f"shortfall[{label}]")
+            variables.shortfall[key] = shortfall
             terms.append(PenaltyTerm(TERM_COVER_SHORTFALL, line.under_weight, shortfall))
         if line.over_weight > 0 and most > line.required_nurses:
             surplus = model.new_int_var(0, most - line.required_nurses, f"surplus[{label}]")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import random
+from collections import Counter
+from dataclasses import replace
 
 import pytest
 
@@ -10,13 +12,15 @@ from scheduler.roster import (
     Contract,
     CoverRequirement,
     Nurse,
+    Roster,
     RosterProblem,
     RosterStatus,
     ShiftType,
+    check_roster,
     solve_roster,
 )
-from scheduler.roster.bounds import cover_lower_bound
-from scheduler.roster.lns import solve_roster_lns
+from scheduler.roster.bounds import cover_lower_bound, priced_lines_by_part, shortfall_caps
+from scheduler.roster.lns import greedy_roster, solve_roster_lns
 from scheduler.roster.problem import AgencyOffer
 
 SHIFTS = (ShiftType("early", 480), ShiftType("late", 480, forbidden_next={"early"}))
@@ -101,5 +105,55 @@ def test_the_lns_reports_the_counting_bound_and_calls_a_roster_that_meets_it_opt
         problem, time_limit_seconds=20, workers=2, seed=0, first_share=0.0, neighbourhood_seconds=1.0
     )
     assert solution.bound == 400
+    assert solution.objective == 400
+    assert solution.status is RosterStatus.OPTIMAL
+
+
+def _short_by_part(problem: RosterProblem, roster: Roster) -> tuple[int, int]:
+    """Nurses short on the priced weekend and weekday lines of ``roster``, counted from its assignments."""
+    staffed = Counter((a.day, a.shift_id, a.unit_id, a.skill) for a in roster.assignments)
+    weekend_lines, weekday_lines = priced_lines_by_part(problem)
+    return (
+        sum(max(0, line.required_nurses - staffed[line.key]) for line in weekend_lines),
+        sum(max(0, line.required_nurses - staffed[line.key]) for line in weekday_lines),
+    )
+
+
+def test_shortfall_caps_follow_the_budget() -> None:
+    problem = _weekend_ward(max_weekends=1)
+    assert shortfall_caps(problem, 400) == (4, 0)
+    assert shortfall_caps(problem, 499) == (4, 0)
+    assert shortfall_caps(problem, 500) == (5, 0)
+    agency = (AgencyOffer("rn", cost_per_shift=30, max_nurses_per_shift=5),)
+    assert shortfall_caps(replace(problem, agency=agency), 400) is None
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_rosters_never_exceed_the_shortfall_caps_of_their_own_cost(seed: int) -> None:
+    problem = _random_ward(random.Random(seed))
+    optimum = solve_roster(problem, time_limit_seconds=30, workers=2, seed=0, explain_infeasibility=False)
+    assert optimum.roster is not None and optimum.objective is not None
+    greedy = greedy_roster(problem, seed=seed)
+    for roster in (optimum.roster, greedy):
+        check = check_roster(problem, roster)
+        if not check.feasible:
+            continue
+        caps = shortfall_caps(problem, check.objective)
+        assert caps is not None
+        weekend, weekday = _short_by_part(problem, roster)
+        assert weekend <= caps[0] and weekday <= caps[1], (weekend, weekday, caps, check.objective)
+
+
+def test_the_lns_with_shortfall_cuts_still_finds_the_optimum() -> None:
+    problem = _weekend_ward(max_weekends=1)
+    solution = solve_roster_lns(
+        problem,
+        time_limit_seconds=20,
+        workers=2,
+        seed=0,
+        first_share=0.0,
+        neighbourhood_seconds=1.0,
+        shortfall_cuts=True,
+    )
     assert solution.objective == 400
     assert solution.status is RosterStatus.OPTIMAL

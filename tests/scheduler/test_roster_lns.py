@@ -25,6 +25,7 @@ from scheduler.roster import (
 from scheduler.roster.lns import (
     ALL_NEIGHBOURHOODS,
     _Best,
+    _merge,
     _Search,
     greedy_roster,
     solve_roster_lns,
@@ -162,7 +163,7 @@ def test_lns_without_a_first_phase_stops_when_cancelled() -> None:
     assert solution.status in (RosterStatus.TIMEOUT, RosterStatus.FEASIBLE, RosterStatus.OPTIMAL)
 
 
-def _search(problem: RosterProblem, roster: Roster) -> _Search:
+def _search(problem: RosterProblem, roster: Roster, *, shortfall_cuts: bool = False) -> _Search:
     whole = build_roster_model(problem, work_pattern_automaton=True)
     whole.set_objective()
     best = _Best(roster, check_roster(problem, roster).objective)
@@ -179,6 +180,7 @@ def _search(problem: RosterProblem, roster: Roster) -> _Search:
         solutions=1,
         whole=whole,
         kinds=ALL_NEIGHBOURHOODS,
+        shortfall_cuts=shortfall_cuts,
     )
 
 
@@ -229,10 +231,11 @@ def test_weak_lines_are_drawn_among_badly_covered_lines_by_their_penalty() -> No
         assert short > over  # a nurse short costs 50, a nurse over 1
 
 
-def test_each_kind_of_neighbourhood_improves_or_keeps_the_roster() -> None:
+@pytest.mark.parametrize("shortfall_cuts", [False, True])
+def test_each_kind_of_neighbourhood_improves_or_keeps_the_roster(shortfall_cuts: bool) -> None:
     problem = _ward(nurses=8, days=14)
     start = greedy_roster(problem, seed=4)
-    search = _search(problem, start)
+    search = _search(problem, start, shortfall_cuts=shortfall_cuts)
     first = search.best.objective
     rng = random.Random(5)
     for kind in ALL_NEIGHBOURHOODS:
@@ -323,3 +326,23 @@ def test_a_weekends_neighbourhood_frees_the_nurses_who_could_trade_a_weekend() -
     # nobody works exactly one of the two weekends: the nurses of a badly covered line instead
     nobody = Roster((Assignment("n2", 6, "early", "ward", "rn"), Assignment("n2", 13, "early", "ward", "rn")))
     assert search._weekend_swap_cells(random.Random(0), nobody, nurse_count=4)
+
+
+def test_shortfall_cuts_keep_the_best_roster_in_its_neighbourhood() -> None:
+    problem = _ward(nurses=8, days=14)
+    start = greedy_roster(problem, seed=2)
+    search = _search(problem, start, shortfall_cuts=True)
+    for free in (
+        {(n.nurse_id, d) for n in problem.nurses for d in range(3, 8)},  # the copied whole model
+        {("n1", d) for d in range(14)} | {("n5", d) for d in range(14)},  # a model of two nurses
+    ):
+        built, in_part = search._neighbourhood_model(start, free)
+        constraints = len(built.model.proto.constraints)
+        search._add_shortfall_cuts(built, search.best.objective)
+        assert len(built.model.proto.constraints) > constraints, "the caps are posted"
+        run = run_solver(built.model, time_limit_seconds=20, workers=1, seed=0)
+        assert run.status == cp_model.OPTIMAL
+        found = _merge(start, built.roster_from(run.solver), in_part)
+        check = check_roster(problem, found)
+        assert check.feasible, check.violations
+        assert check.objective <= search.best.objective

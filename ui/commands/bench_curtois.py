@@ -35,6 +35,12 @@ def curtois(
             + ", ".join(ALL_NEIGHBOURHOODS)
         ),
     ] = ",".join(NEIGHBOURHOODS),
+    shortfall_cuts: Annotated[
+        bool,
+        typer.Option(
+            help="Cap the nurses short in each neighbourhood at what a roster no worse than the best allows"
+        ),
+    ] = False,
 ) -> None:
     """Solve a Curtois shift scheduling instance and print instance, objective, status, bound, seconds."""
     try:
@@ -43,7 +49,12 @@ def curtois(
         raise typer.BadParameter(str(error), param_hint="--neighbourhoods") from None
     benchmark = read_curtois(instance)
     result = solve_curtois(
-        benchmark, time_limit_seconds=time_limit, workers=workers, seed=seed, neighbourhoods=kinds
+        benchmark,
+        time_limit_seconds=time_limit,
+        workers=workers,
+        seed=seed,
+        neighbourhoods=kinds,
+        shortfall_cuts=shortfall_cuts,
     )
     best_known = benchmark.best_known
     report = {
@@ -68,5 +79,6 @@ def curtois(
         "workers": workers,
         "seed": seed,
         "neighbourhoods": list(kinds),
+        "shortfall_cuts": shortfall_cuts,
     }
     typer.echo(json.dumps(report))
