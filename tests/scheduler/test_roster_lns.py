@@ -6,6 +6,7 @@ import random
 import threading
 import time
 from collections import Counter
+from dataclasses import replace
 
 import pytest
 from ortools.sat.python import cp_model
@@ -24,14 +25,15 @@ from scheduler.roster import (
 )
 from scheduler.roster.lns import (
     ALL_NEIGHBOURHOODS,
+    DAY_WINDOW_MIN_DAYS,
     _Best,
-    _merge,
+    _fix_and_hint,
     _Search,
     greedy_roster,
     solve_roster_lns,
     subproblem,
 )
-from scheduler.roster.model import build_roster_model, run_solver
+from scheduler.roster.model import RosterModel, build_roster_model, run_solver
 
 WORKERS = 2
 
@@ -191,8 +193,10 @@ def test_neighbourhoods_of_the_copied_whole_model_keep_the_fixed_cells() -> None
     free = {(n.nurse_id, d) for n in problem.nurses for d in range(4, 9)}
     assert search.whole is not None
     constraints = len(search.whole.model.proto.constraints)
-    built, in_part = search._neighbourhood_model(start, free)
-    assert in_part == {n.nurse_id for n in problem.nurses}
+    neighbourhood = search._neighbourhood_model(start, free)
+    built = neighbourhood.built
+    assert neighbourhood.nurses == {n.nurse_id for n in problem.nurses}
+    assert neighbourhood.window is None, "a 14-day horizon is not cut into windows"
     assert len(search.whole.model.proto.constraints) == constraints, "the shared model is left as it was"
     run = run_solver(built.model, time_limit_seconds=20, workers=1, seed=0)
     assert run.status == cp_model.OPTIMAL
@@ -250,7 +254,7 @@ def test_a_shift_types_neighbourhood_keeps_every_day_on_and_off() -> None:
     start = greedy_roster(problem, seed=2)
     search = _search(problem, start)
     free = {(n.nurse_id, d) for n in problem.nurses for d in range(3, 10)}
-    built, _ = search._neighbourhood_model(start, free, keep_days_worked=True)
+    built = search._neighbourhood_model(start, free, keep_days_worked=True).built
     run = run_solver(built.model, time_limit_seconds=20, workers=1, seed=0)
     assert run.status == cp_model.OPTIMAL
     found = built.roster_from(run.solver)
@@ -260,7 +264,7 @@ def test_a_shift_types_neighbourhood_keeps_every_day_on_and_off() -> None:
     days_on = {(a.nurse_id, a.day) for a in start.assignments}
     assert {(a.nurse_id, a.day) for a in found.assignments} == days_on
     # the same cells without the days kept can do at least as well: the kept model is a restriction
-    loose, _ = search._neighbourhood_model(start, free)
+    loose = search._neighbourhood_model(start, free).built
     free_run = run_solver(loose.model, time_limit_seconds=20, workers=1, seed=0)
     assert free_run.status == cp_model.OPTIMAL
     assert check_roster(problem, loose.roster_from(free_run.solver)).objective <= check.objective
@@ -336,13 +340,67 @@ def test_shortfall_cuts_keep_the_best_roster_in_its_neighbourhood() -> None:
         {(n.nurse_id, d) for n in problem.nurses for d in range(3, 8)},  # the copied whole model
         {("n1", d) for d in range(14)} | {("n5", d) for d in range(14)},  # a model of two nurses
     ):
-        built, in_part = search._neighbourhood_model(start, free)
+        neighbourhood = search._neighbourhood_model(start, free)
+        built = neighbourhood.built
         constraints = len(built.model.proto.constraints)
         search._add_shortfall_cuts(built, search.best.objective)
         assert len(built.model.proto.constraints) > constraints, "the caps are posted"
         run = run_solver(built.model, time_limit_seconds=20, workers=1, seed=0)
         assert run.status == cp_model.OPTIMAL
-        found = _merge(start, built.roster_from(run.solver), in_part)
+        found = neighbourhood.merge(built.roster_from(run.solver))
         check = check_roster(problem, found)
         assert check.feasible, check.violations
         assert check.objective <= search.best.objective
+
+
+def test_on_a_long_horizon_a_few_days_are_solved_in_a_window_and_merged_back() -> None:
+    problem = _ward(nurses=6, days=63)
+    assert problem.days >= DAY_WINDOW_MIN_DAYS
+    start = greedy_roster(problem, seed=1)
+    search = _search(problem, start)
+    free = {(n.nurse_id, d) for n in problem.nurses for d in range(30, 34)}
+    neighbourhood = search._neighbourhood_model(start, free)
+    assert neighbourhood.window is not None
+    assert neighbourhood.built.problem.days < problem.days // 2
+    run = run_solver(neighbourhood.built.model, time_limit_seconds=20, workers=1, seed=0)
+    assert run.status == cp_model.OPTIMAL
+    found = neighbourhood.merge(neighbourhood.built.roster_from(run.solver))
+    check = check_roster(problem, found)
+    assert check.feasible, check.violations
+    assert check.objective <= search.best.objective
+    outside = {(a.nurse_id, a.day, a.shift_id) for a in start.assignments if not 30 <= a.day < 34}
+    assert {(a.nurse_id, a.day, a.shift_id) for a in found.assignments if not 30 <= a.day < 34} == outside
+    # the same neighbourhood in the copied whole model reaches the same best
+    whole = search.whole
+    assert whole is not None
+    copied = RosterModel(whole.problem, whole.model.clone(), whole.variables, whole.penalty_terms)
+    _fix_and_hint(copied, start, free, set(search.nurse_ids), keep_days_worked=False)
+    whole_run = run_solver(copied.model, time_limit_seconds=60, workers=1, seed=0)
+    assert whole_run.status == cp_model.OPTIMAL
+    assert check_roster(problem, copied.roster_from(whole_run.solver)).objective == check.objective
+
+
+def test_the_lns_on_a_long_horizon_keeps_every_rule_and_improves_on_its_start() -> None:
+    short = _ward(nurses=8, days=63)
+    contract = replace(
+        short.nurses[0].contract,
+        min_total_minutes=20 * 480,
+        max_total_minutes=40 * 480,
+        max_shifts={"night": 10},
+        max_weekends=6,
+    )
+    problem = replace(short, nurses=tuple(replace(n, contract=contract) for n in short.nurses))
+    start = check_roster(problem, greedy_roster(problem, seed=0)).objective
+    solution = solve_roster_lns(
+        problem,
+        time_limit_seconds=10,
+        workers=WORKERS,
+        seed=0,
+        first_share=0.0,
+        neighbourhood_seconds=1.0,
+        neighbourhoods=("days", "block", "shift_types"),
+    )
+    assert solution.roster is not None
+    check = check_roster(problem, solution.roster)
+    assert check.feasible, check.violations
+    assert check.objective == solution.objective < start
