@@ -309,7 +309,18 @@ class _Search:
         """Per kind of neighbourhood: searches, searches proved optimal, improvements (for tuning)."""
         self.nurse_ids = [n.nurse_id for n in problem.nurses]
         self.whole = whole
-        """The whole model with the work-pattern automata, copied for neighbourhoods of most nurses."""
+        """The whole model with the work-pattern automata, copied for neighbourhoods of most nurses; built
+        on first use when not given (on a long horizon the day windows may never need it)."""
+        self._whole_lock = threading.Lock()
+
+    def _whole_model(self) -> RosterModel:
+        """The whole model with the work-pattern automata (built once, by whichever thread first needs it)."""
+        with self._whole_lock:
+            if self.whole is None:
+                whole = build_roster_model(self.problem, work_pattern_automaton=True)
+                whole.set_objective()
+                self.whole = whole
+            return self.whole
 
     def _free_cells(self, kind: str, rng: random.Random, roster: Roster) -> set[Cell]:
         days = self.problem.days
@@ -486,10 +497,8 @@ class _Search:
                 return _Neighbourhood(built, set(self.nurse_ids), roster, window=window)
         free_nurses = {n for n, _ in free}
         part = subproblem(self.problem, roster, free_nurses)
-        whole = self.whole
-        if whole is not None and (
-            part is self.problem or len(free_nurses) >= WHOLE_MODEL_SHARE * len(self.nurse_ids)
-        ):
+        if part is self.problem or len(free_nurses) >= WHOLE_MODEL_SHARE * len(self.nurse_ids):
+            whole = self._whole_model()
             built = RosterModel(
                 problem=whole.problem,
                 model=whole.model.clone(),
@@ -675,9 +684,6 @@ def solve_roster_lns(
     proved = first is not None and first.status == cp_model.OPTIMAL
     if not proved and not cancelled:
         whole = built if built is not None and built.variables.work_pattern_automaton else None
-        if whole is None:
-            whole = build_roster_model(problem, work_pattern_automaton=True)
-            whole.set_objective()
         search = _Search(
             problem,
             best,

@@ -404,3 +404,25 @@ def test_the_lns_on_a_long_horizon_keeps_every_rule_and_improves_on_its_start() 
     check = check_roster(problem, solution.roster)
     assert check.feasible, check.violations
     assert check.objective == solution.objective < start
+
+
+def test_the_whole_model_is_built_only_when_a_neighbourhood_needs_it() -> None:
+    for days, needed in ((14, True), (63, False)):
+        problem = _ward(nurses=6, days=days)
+        start = greedy_roster(problem, seed=1)
+        now = time.perf_counter()
+        search = _Search(
+            problem,
+            _Best(start, check_roster(problem, start).objective),
+            deadline=now + 30,
+            started=now,
+            neighbourhood_seconds=5,
+            progress=None,
+            cancel=None,
+            bound=0.0,
+            solutions=1,
+        )
+        assert search.whole is None
+        every_nurse = {(n.nurse_id, d) for n in problem.nurses for d in range(6, 9)}
+        search._neighbourhood_model(start, every_nurse)
+        assert (search.whole is not None) == needed, days
