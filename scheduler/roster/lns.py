@@ -144,15 +144,18 @@ def greedy_roster(
 ) -> Roster:
     """A quick roster built nurse by nurse: each nurse gets her best roster given those already rostered.
 
-    Hard cover minimums, agency and fairness are left to the search that follows. Nurses go in a seeded
-    random order. With a ``deadline`` (a ``time.perf_counter()`` value), each nurse's search gets at most
-    an equal share of the time left once the other nurses' models are built; at the deadline or on
-    ``cancel``, the nurses not yet rostered are left without shifts (which may break their minimums: the
+    Hard cover minimums, agency and fairness are left to the search that follows (each nurse is
+    rostered as if there were no fairness terms). Nurses go in a seeded random order. With a
+    ``deadline`` (a ``time.perf_counter()`` value), each nurse's search gets at most an equal share of
+    the time left once the other nurses' models are built; at the deadline or on ``cancel``, the nurses
+    not yet rostered are left without shifts (which may break their minimums: the
     caller repairs that).
     """
     order = [n.nurse_id for n in problem.nurses]
     random.Random(seed).shuffle(order)
     roster = Roster(())
+    # fairness compares nurses, so with it a one-nurse part would be the whole problem: leave it out here
+    without_fairness = replace(problem, fairness=Fairness())
     building = 0.0  # longest time so far to build one nurse's model [s]
     for placed, nurse_id in enumerate(order):
         if (cancel is not None and cancel.is_set()) or (
@@ -160,7 +163,7 @@ def greedy_roster(
         ):
             break
         step_started = time.perf_counter()
-        single = subproblem(problem, roster, {nurse_id})
+        single = subproblem(without_fairness, roster, {nurse_id})
         single = replace(
             single, agency=(), cover=tuple(replace(line, minimum_nurses=0) for line in single.cover)
         )
@@ -622,8 +625,9 @@ def solve_roster_lns(
     neighbourhoods
         Kinds of neighbourhood to search, from :data:`ALL_NEIGHBOURHOODS` (each drawn equally often).
     shortfall_cuts
-        Post in each neighbourhood the caps on nurses short that any roster no worse than the best must
-        meet (:func:`scheduler.roster.bounds.shortfall_caps`); they remove no such roster.
+        Post in each neighbourhood (except the day windows of long horizons, whose lines are a part) the
+        caps on nurses short that any roster no worse than the best must meet
+        (:func:`scheduler.roster.bounds.shortfall_caps`); they remove no such roster.
 
     Returns
     -------

@@ -3,7 +3,8 @@
 Re-rostering every nurse over a week of a year-long roster should not need a model of the whole year.
 :func:`day_window` cuts out the days to change plus enough fixed days either side (the *context*) that
 every sequence rule is decided inside the cut: with at least ``max_consecutive_shifts + 1``,
-``min_consecutive_shifts`` and ``min_consecutive_days_off`` days of context, a run that reaches the cut's
+``min_consecutive_shifts`` and ``min_consecutive_days_off`` days of context (and more than the widest gap
+at which a minimum rest can be broken), a run that reaches the cut's
 edge from a changed day is long enough to break the maximum whatever lies beyond, and long enough to meet
 the minimums, so treating the edge as the horizon's (runs touching it are exempt from the minimums) changes
 nothing. The cut never splits a weekend. What the days outside the cut use of each nurse's horizon totals
@@ -16,23 +17,33 @@ Fairness terms compare whole-horizon totals across nurses, so rosters with fairn
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import Counter, defaultdict
 from dataclasses import dataclass, replace
 
 from scheduler.roster.problem import SATURDAY, SUNDAY, Nurse, RosterProblem
+from scheduler.roster.rules import forbidden_successions
 from scheduler.roster.solution import AgencyBooking, Assignment, Roster
 
 __all__ = ["DayWindow", "context_days", "day_window"]
 
 
 def context_days(problem: RosterProblem) -> int:
-    """Fixed days kept on each side of the changed days so that every sequence rule is decided inside."""
+    """Fixed days kept on each side of the changed days so that every sequence rule is decided inside.
+
+    The runs' lengths (see the module), and the widest gap at which two shifts may clash (a forbidden
+    succession, or rest below a contract's minimum: with long rests or long shifts, several days apart).
+    """
     longest = 1
+    seen_rests = set()
     for nurse in problem.nurses:
         contract = nurse.contract
         if contract.max_consecutive_shifts is not None:
             longest = max(longest, contract.max_consecutive_shifts + 1)
         longest = max(longest, contract.min_consecutive_shifts, contract.min_consecutive_days_off)
+        if contract.min_rest_minutes not in seen_rests:
+            seen_rests.add(contract.min_rest_minutes)
+            gaps = [gap for _, _, gap in forbidden_successions(problem, nurse)]
+            longest = max(longest, max(gaps, default=0) + 1)
     return longest + 1
 
 
@@ -74,10 +85,11 @@ def _widen_to_whole_weekends(problem: RosterProblem, start: int, stop: int) -> t
     return start, stop
 
 
-def _nurse_outside(problem: RosterProblem, nurse: Nurse, roster: Roster, start: int, stop: int) -> Nurse:
-    """``nurse`` on the window's days, her contract less what she works outside the window."""
+def _nurse_outside(
+    problem: RosterProblem, nurse: Nurse, outside: list[Assignment], start: int, stop: int
+) -> Nurse:
+    """``nurse`` on the window's days, her contract less ``outside`` (what she works outside the window)."""
     lengths = {shift.shift_id: shift.length_minutes for shift in problem.shifts}
-    outside = [a for a in roster.assignments if a.nurse_id == nurse.nurse_id and not start <= a.day < stop]
     shifts_out = Counter(a.shift_id for a in outside)
     minutes_out = sum(lengths[a.shift_id] for a in outside)
     days_out = {a.day for a in outside}
@@ -121,10 +133,16 @@ def day_window(problem: RosterProblem, roster: Roster, first: int, last: int) ->
     )
     if start == 0 and stop == problem.days:
         return None
+    outside: dict[str, list[Assignment]] = defaultdict(list)
+    for assignment in roster.assignments:
+        if not start <= assignment.day < stop:
+            outside[assignment.nurse_id].append(assignment)
     window = RosterProblem(
         days=stop - start,
         shifts=problem.shifts,
-        nurses=tuple(_nurse_outside(problem, nurse, roster, start, stop) for nurse in problem.nurses),
+        nurses=tuple(
+            _nurse_outside(problem, nurse, outside[nurse.nurse_id], start, stop) for nurse in problem.nurses
+        ),
         cover=tuple(
             replace(line, day=line.day - start) for line in problem.cover if start <= line.day < stop
         ),

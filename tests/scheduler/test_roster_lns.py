@@ -15,6 +15,7 @@ from scheduler.roster import (
     Assignment,
     Contract,
     CoverRequirement,
+    Fairness,
     Nurse,
     Roster,
     RosterProblem,
@@ -426,3 +427,13 @@ def test_the_whole_model_is_built_only_when_a_neighbourhood_needs_it() -> None:
         every_nurse = {(n.nurse_id, d) for n in problem.nurses for d in range(6, 9)}
         search._neighbourhood_model(start, every_nurse)
         assert (search.whole is not None) == needed, days
+
+
+def test_the_greedy_start_rosters_one_nurse_at_a_time_even_with_fairness_weights() -> None:
+    fairness = Fairness(night_spread_weight=3, weekend_spread_weight=2)
+    problem = replace(_ward(nurses=5, days=7), fairness=fairness)
+    roster = greedy_roster(problem, seed=0)
+    per_day = Counter((a.nurse_id, a.day) for a in roster.assignments)
+    assert roster.assignments and max(per_day.values()) == 1
+    check = check_roster(problem, roster)
+    assert check.feasible, check.violations

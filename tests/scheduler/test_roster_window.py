@@ -31,15 +31,18 @@ SHIFTS = (
 def _long_ward(rng: random.Random, days: int = 42) -> RosterProblem:
     nurses = []
     for i in range(6):
+        # a rest of 48 h rules out two days in a row, hence one-day runs and fewer minutes for that nurse
+        long_rest = rng.random() < 0.3
         contract = Contract(
-            min_total_minutes=480 * days // 4,
+            min_total_minutes=480 * days // (8 if long_rest else 4),
             max_total_minutes=480 * days * 3 // 5,
             max_shifts={"night": rng.randint(2, 8)},
             max_consecutive_shifts=rng.choice([4, 5, 6]),
-            min_consecutive_shifts=rng.choice([1, 2, 3]),
+            min_consecutive_shifts=1 if long_rest else rng.choice([1, 2, 3]),
             min_consecutive_days_off=rng.choice([1, 2]),
             max_weekends=rng.randint(2, 4),
             complete_weekends=rng.random() < 0.5,
+            min_rest_minutes=48 * 60 if long_rest else rng.choice([0, 11 * 60]),
         )
         days_off = set(rng.sample(range(days), 3))
         leave = set(rng.sample(sorted(set(range(days)) - days_off), 2)) if i % 2 else set()
@@ -126,3 +129,17 @@ def test_a_window_never_splits_a_weekend_and_is_none_when_it_would_be_everything
         start_weekday=problem.start_weekday,
     )
     assert day_window(fair, roster, 20, 22) is None
+
+
+def test_a_long_minimum_rest_widens_the_context() -> None:
+    # 48 h rest: a night (22:00-08:00) forbids an early (07:00) up to two days later
+    shifts = (ShiftType("early", 480, start_minute=7 * 60), ShiftType("night", 600, start_minute=22 * 60))
+    nurse = Nurse("ana", Contract(min_rest_minutes=48 * 60), skills={"rn"}, units={"ward"})
+    cover = tuple(CoverRequirement(d, s.shift_id, "ward", "rn", 0, 10, 1) for d in range(60) for s in shifts)
+    problem = RosterProblem(days=60, shifts=shifts, nurses=(nurse,), cover=cover)
+    night = Roster((Assignment("ana", 27, "night", "ward", "rn"),))
+    window = day_window(problem, night, 30, 30)
+    assert window is not None and window.start <= 27
+    clash = Roster((*night.assignments, Assignment("ana", 30, "early", "ward", "rn")))
+    assert not check_roster(problem, clash).feasible
+    assert not check_roster(window.problem, window.cut(clash)).feasible
