@@ -401,11 +401,12 @@ class _Search:
         day-on request, any shift of that day.
         """
         on_day = {(a.nurse_id, a.day): a.shift_id for a in roster.assignments}
+        unavailable = {n.nurse_id: n.unavailable_days for n in self.problem.nurses}
         unmet = []
         weights = []
         for request in self.problem.requests:
-            if request.weight <= 0:
-                continue
+            if request.weight <= 0 or (request.wants_shift and request.day in unavailable[request.nurse_id]):
+                continue  # nothing to gain, or a wish to work a day she cannot work
             shift = on_day.get((request.nurse_id, request.day))
             # she works what the request is about: that shift, or any shift for a day request
             works_it = shift is not None and request.shift_id in (None, shift)

@@ -437,3 +437,15 @@ def test_the_greedy_start_rosters_one_nurse_at_a_time_even_with_fairness_weights
     assert roster.assignments and max(per_day.values()) == 1
     check = check_roster(problem, roster)
     assert check.feasible, check.violations
+
+
+def test_a_requests_neighbourhood_skips_a_wish_to_work_a_day_off() -> None:
+    base = _ward(nurses=8, days=14)
+    # n3's fixed day off is day 6: her wish to work it can never be granted
+    impossible = ShiftRequest("n3", 6, "early", 3, wants_shift=True)
+    problem = replace(base, requests=(impossible,))
+    search = _search(problem, greedy_roster(problem, seed=2))
+    rng = random.Random(0)
+    drawn = [search._unmet_request_cells(rng, Roster(()), nurse_count=2) for _ in range(10)]
+    # with no other request refused, the nurses of a badly covered line are freed instead of n3's
+    assert any("n3" not in {n for n, _ in cells} for cells in drawn)
