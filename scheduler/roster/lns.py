@@ -68,12 +68,16 @@ def checked_neighbourhoods(kinds: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(kinds))
 
 
-MIN_GREEDY_SECONDS = 0.05
+MIN_GREEDY_SECONDS = 0.1
 """Least search time of one nurse in the greedy start [s], however little time is left."""
 
 GREEDY_SHARE = 0.5
-"""Most of the time limit the greedy start may take (one single-nurse model at a time; on a long horizon
-with many nurses it would otherwise run past the limit)."""
+"""Share of the time limit the greedy start plans its nurses' searches for (one single-nurse model at a
+time; on a long horizon with many nurses a fixed second each would run past the limit)."""
+
+GREEDY_STOP_SHARE = 0.75
+"""Past :data:`GREEDY_SHARE`, the greedy start goes on with the shortest searches until this share of the
+time limit: a line for every nurse is worth more than the whole-model run a part-filled start needs."""
 
 DAY_WINDOW_MIN_DAYS = 56
 """Horizons of at least this many days solve neighbourhoods of a few days in a model of those days and
@@ -140,6 +144,7 @@ def greedy_roster(
     seed: int = 0,
     seconds_per_nurse: float = 1.0,
     deadline: float | None = None,
+    stop_at: float | None = None,
     cancel: threading.Event | None = None,
 ) -> Roster:
     """A quick roster built nurse by nurse: each nurse gets her best roster given those already rostered.
@@ -147,10 +152,13 @@ def greedy_roster(
     Hard cover minimums, agency and fairness are left to the search that follows (each nurse is
     rostered as if there were no fairness terms). Nurses go in a seeded random order. With a
     ``deadline`` (a ``time.perf_counter()`` value), each nurse's search gets at most an equal share of
-    the time left once the other nurses' models are built; at the deadline or on ``cancel``, the nurses
-    not yet rostered are left without shifts (which may break their minimums: the
-    caller repairs that).
+    the time left once the other nurses' models are built, and past it the least
+    (:data:`MIN_GREEDY_SECONDS`), so that every nurse still gets a line. At ``stop_at`` (default: the
+    deadline) or on ``cancel``, the nurses not yet rostered are left without shifts (which may break
+    their minimums: the caller repairs that).
     """
+    if stop_at is None:
+        stop_at = deadline
     order = [n.nurse_id for n in problem.nurses]
     random.Random(seed).shuffle(order)
     roster = Roster(())
@@ -158,9 +166,8 @@ def greedy_roster(
     without_fairness = replace(problem, fairness=Fairness())
     building = 0.0  # longest time so far to build one nurse's model [s]
     for placed, nurse_id in enumerate(order):
-        if (cancel is not None and cancel.is_set()) or (
-            deadline is not None and time.perf_counter() >= deadline
-        ):
+        cancelled = cancel is not None and cancel.is_set()
+        if cancelled or (stop_at is not None and time.perf_counter() >= stop_at):
             break
         step_started = time.perf_counter()
         single = subproblem(without_fairness, roster, {nurse_id})
@@ -644,7 +651,11 @@ def solve_roster_lns(
         start = hint
     else:
         start = greedy_roster(
-            problem, seed=seed, deadline=started + GREEDY_SHARE * time_limit_seconds, cancel=cancel
+            problem,
+            seed=seed,
+            deadline=started + GREEDY_SHARE * time_limit_seconds,
+            stop_at=started + GREEDY_STOP_SHARE * time_limit_seconds,
+            cancel=cancel,
         )
     start_check = check_roster(problem, start)
     best: _Best | None = _Best(start, start_check.objective) if start_check.feasible else None

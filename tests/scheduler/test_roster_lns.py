@@ -449,3 +449,12 @@ def test_a_requests_neighbourhood_skips_a_wish_to_work_a_day_off() -> None:
     drawn = [search._unmet_request_cells(rng, Roster(()), nurse_count=2) for _ in range(10)]
     # with no other request refused, the nurses of a badly covered line are freed instead of n3's
     assert any("n3" not in {n for n, _ in cells} for cells in drawn)
+
+
+def test_past_its_deadline_the_greedy_start_still_gives_every_nurse_a_line_until_it_must_stop() -> None:
+    problem = _ward(nurses=6, days=14)
+    now = time.perf_counter()
+    late = greedy_roster(problem, seed=0, deadline=now - 1, stop_at=now + 60)
+    assert {a.nurse_id for a in late.assignments} == {n.nurse_id for n in problem.nurses}
+    assert check_roster(problem, late).feasible
+    assert greedy_roster(problem, seed=0, deadline=now - 1).assignments == ()
