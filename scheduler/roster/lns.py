@@ -20,7 +20,7 @@ import math
 import random
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -74,6 +74,10 @@ MIN_GREEDY_SECONDS = 0.1
 GREEDY_SHARE = 0.5
 """Share of the time limit the greedy start plans its nurses' searches for (one single-nurse model at a
 time; on a long horizon with many nurses a fixed second each would run past the limit)."""
+
+GREEDY_TRIES = 3
+"""Searches for one nurse's line in the greedy start: on a long horizon the first, short one may end
+before any line is found (a 364-day line took CP-SAT 3-5 s), so she is tried again after the others."""
 
 GREEDY_STOP_SHARE = 0.75
 """Past :data:`GREEDY_SHARE`, the greedy start goes on with the shortest searches until this share of the
@@ -153,7 +157,9 @@ def greedy_roster(
     rostered as if there were no fairness terms). Nurses go in a seeded random order. With a
     ``deadline`` (a ``time.perf_counter()`` value), each nurse's search gets at most an equal share of
     the time left once the other nurses' models are built, and past it the least
-    (:data:`MIN_GREEDY_SECONDS`), so that every nurse still gets a line. At ``stop_at`` (default: the
+    (:data:`MIN_GREEDY_SECONDS`), so that every nurse still gets a line. A nurse whose search ends
+    without a line is tried again, with twice the time, after the others (:data:`GREEDY_TRIES` in
+    all). At ``stop_at`` (default: the
     deadline) or on ``cancel``, the nurses not yet rostered are left without shifts (which may break
     their minimums: the caller repairs that).
     """
@@ -165,10 +171,13 @@ def greedy_roster(
     # fairness compares nurses, so with it a one-nurse part would be the whole problem: leave it out here
     without_fairness = replace(problem, fairness=Fairness())
     building = 0.0  # longest time so far to build one nurse's model [s]
-    for placed, nurse_id in enumerate(order):
+    pending = deque(order)
+    tries: Counter[str] = Counter()
+    while pending:
         cancelled = cancel is not None and cancel.is_set()
         if cancelled or (stop_at is not None and time.perf_counter() >= stop_at):
             break
+        nurse_id = pending.popleft()
         step_started = time.perf_counter()
         single = subproblem(without_fairness, roster, {nurse_id})
         single = replace(
@@ -177,15 +186,20 @@ def greedy_roster(
         built = build_roster_model(single, work_pattern_automaton=True)
         built.set_objective()
         building = max(building, time.perf_counter() - step_started)
-        limit = seconds_per_nurse
-        if deadline is not None:
+        # a nurse tried again (no line found in time) gets twice the time of her last try
+        limit = seconds_per_nurse * 2 ** tries[nurse_id]
+        if deadline is not None and stop_at is not None:
+            now = time.perf_counter()
+            until = deadline if now < deadline else stop_at
             # an equal share of what is left, after the later nurses' builds, for each nurse still to place
-            later = len(order) - placed - 1
-            share = (deadline - time.perf_counter() - later * building) / (later + 1)
-            limit = min(limit, max(MIN_GREEDY_SECONDS, share))
+            share = (until - now - len(pending) * building) / (len(pending) + 1)
+            limit = min(limit, max(MIN_GREEDY_SECONDS * 2 ** tries[nurse_id], share))
         run = run_solver(built.model, time_limit_seconds=limit, workers=1, seed=seed)
         if run.status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             roster = _merge(roster, built.roster_from(run.solver), {nurse_id})
+        elif run.status != cp_model.INFEASIBLE and tries[nurse_id] < GREEDY_TRIES - 1:
+            tries[nurse_id] += 1
+            pending.append(nurse_id)
     return Roster(roster.assignments)
 
 

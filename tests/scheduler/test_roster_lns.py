@@ -7,6 +7,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import replace
+from typing import Any
 
 import pytest
 from ortools.sat.python import cp_model
@@ -34,7 +35,7 @@ from scheduler.roster.lns import (
     solve_roster_lns,
     subproblem,
 )
-from scheduler.roster.model import RosterModel, build_roster_model, run_solver
+from scheduler.roster.model import RosterModel, SolverRun, build_roster_model, run_solver
 
 WORKERS = 2
 
@@ -458,3 +459,27 @@ def test_past_its_deadline_the_greedy_start_still_gives_every_nurse_a_line_until
     assert {a.nurse_id for a in late.assignments} == {n.nurse_id for n in problem.nurses}
     assert check_roster(problem, late).feasible
     assert greedy_roster(problem, seed=0, deadline=now - 1).assignments == ()
+
+
+def test_a_nurse_whose_search_finds_no_line_in_time_is_tried_again_with_more_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import scheduler.roster.lns as lns
+
+    limits: list[float] = []
+    real = lns.run_solver
+
+    def first_call_times_out(model: cp_model.CpModel, **options: Any) -> SolverRun:
+        limits.append(options["time_limit_seconds"])
+        run = real(model, **options)
+        if len(limits) == 1:  # as if the first nurse's search had ended before finding a line
+            return SolverRun(solver=run.solver, status=cp_model.UNKNOWN, seconds=run.seconds, cancelled=False)
+        return run
+
+    monkeypatch.setattr(lns, "run_solver", first_call_times_out)
+    problem = _ward(nurses=6, days=14)
+    roster = greedy_roster(problem, seed=0, seconds_per_nurse=1.0)
+    assert {a.nurse_id for a in roster.assignments} == {n.nurse_id for n in problem.nurses}
+    assert check_roster(problem, roster).feasible
+    assert len(limits) == 7, "six nurses, one of them twice"
+    assert limits[-1] == 2 * limits[0]
