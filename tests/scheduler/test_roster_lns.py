@@ -167,9 +167,12 @@ def test_lns_without_a_first_phase_stops_when_cancelled() -> None:
     assert solution.status in (RosterStatus.TIMEOUT, RosterStatus.FEASIBLE, RosterStatus.OPTIMAL)
 
 
-def _search(problem: RosterProblem, roster: Roster, *, shortfall_cuts: bool = False) -> _Search:
-    whole = build_roster_model(problem, work_pattern_automaton=True)
-    whole.set_objective()
+def _search(
+    problem: RosterProblem, roster: Roster, *, shortfall_cuts: bool = False, build_whole: bool = True
+) -> _Search:
+    whole = build_roster_model(problem, work_pattern_automaton=True) if build_whole else None
+    if whole is not None:
+        whole.set_objective()
     best = _Best(roster, check_roster(problem, roster).objective)
     now = time.perf_counter()
     return _Search(
@@ -412,18 +415,7 @@ def test_the_whole_model_is_built_only_when_a_neighbourhood_needs_it() -> None:
     for days, needed in ((14, True), (63, False)):
         problem = _ward(nurses=6, days=days)
         start = greedy_roster(problem, seed=1)
-        now = time.perf_counter()
-        search = _Search(
-            problem,
-            _Best(start, check_roster(problem, start).objective),
-            deadline=now + 30,
-            started=now,
-            neighbourhood_seconds=5,
-            progress=None,
-            cancel=None,
-            bound=0.0,
-            solutions=1,
-        )
+        search = _search(problem, start, build_whole=False)
         assert search.whole is None
         every_nurse = {(n.nurse_id, d) for n in problem.nurses for d in range(6, 9)}
         search._neighbourhood_model(start, every_nurse)
