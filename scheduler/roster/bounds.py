@@ -103,21 +103,15 @@ def _priced_lines(problem: RosterProblem) -> list[CoverRequirement]:
 
 
 def _count(problem: RosterProblem) -> _Count:
-    weekend_days = {day for weekend in problem.weekends() for day in weekend}
-    lines = _priced_lines(problem)
+    weekend_lines, weekday_lines = priced_lines_by_part(problem)
     # the price of each nurse asked for, cheapest first: a roster leaves the cheapest ones uncovered
     weekend_prices = sorted(
-        _line_weight(problem, line)
-        for line in lines
-        if line.day in weekend_days
-        for _ in range(line.required_nurses)
+        _line_weight(problem, line) for line in weekend_lines for _ in range(line.required_nurses)
     )
     weekday_prices = sorted(
-        _line_weight(problem, line)
-        for line in lines
-        if line.day not in weekend_days
-        for _ in range(line.required_nurses)
+        _line_weight(problem, line) for line in weekday_lines for _ in range(line.required_nurses)
     )
+    weekend_days = {day for weekend in problem.weekends() for day in weekend}
     given = given_weekends = given_weekdays = 0
     weekdays = [day for day in range(problem.days) if day not in weekend_days]
     for nurse in problem.nurses:

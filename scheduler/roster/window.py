@@ -86,18 +86,19 @@ def _widen_to_whole_weekends(problem: RosterProblem, start: int, stop: int) -> t
 
 
 def _nurse_outside(
-    problem: RosterProblem, nurse: Nurse, outside: list[Assignment], start: int, stop: int
+    problem: RosterProblem,
+    nurse: Nurse,
+    outside: list[Assignment],
+    outside_weekends: list[tuple[int, ...]],
+    start: int,
+    stop: int,
 ) -> Nurse:
     """``nurse`` on the window's days, her contract less ``outside`` (what she works outside the window)."""
     lengths = {shift.shift_id: shift.length_minutes for shift in problem.shifts}
     shifts_out = Counter(a.shift_id for a in outside)
     minutes_out = sum(lengths[a.shift_id] for a in outside)
     days_out = {a.day for a in outside}
-    weekends_out = sum(
-        1
-        for weekend in problem.weekends()
-        if all(not start <= day < stop for day in weekend) and any(day in days_out for day in weekend)
-    )
+    weekends_out = sum(1 for weekend in outside_weekends if any(day in days_out for day in weekend))
     contract = nurse.contract
     window_contract = replace(
         contract,
@@ -137,11 +138,13 @@ def day_window(problem: RosterProblem, roster: Roster, first: int, last: int) ->
     for assignment in roster.assignments:
         if not start <= assignment.day < stop:
             outside[assignment.nurse_id].append(assignment)
+    outside_weekends = [w for w in problem.weekends() if all(not start <= day < stop for day in w)]
     window = RosterProblem(
         days=stop - start,
         shifts=problem.shifts,
         nurses=tuple(
-            _nurse_outside(problem, nurse, outside[nurse.nurse_id], start, stop) for nurse in problem.nurses
+            _nurse_outside(problem, nurse, outside[nurse.nurse_id], outside_weekends, start, stop)
+            for nurse in problem.nurses
         ),
         cover=tuple(
             replace(line, day=line.day - start) for line in problem.cover if start <= line.day < stop
