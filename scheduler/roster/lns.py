@@ -77,7 +77,8 @@ time; on a long horizon with many nurses a fixed second each would run past the 
 
 GREEDY_TRIES = 3
 """Searches for one nurse's line in the greedy start: on a long horizon the first, short one may end
-before any line is found (a 364-day line took CP-SAT 3-5 s), so she is tried again after the others."""
+before any line is found (364-day lines took CP-SAT 2.7 and 4.8 s on a shared machine), so she is tried
+again after the others."""
 
 GREEDY_STOP_SHARE = 0.75
 """Past :data:`GREEDY_SHARE`, the greedy start goes on with the shortest searches until this share of the
