@@ -30,6 +30,7 @@ from scheduler.roster.repair import RosterChange, mark_absent, repair_roster, ro
 from scheduler.roster.solution import (
     AgencyBooking,
     Assignment,
+    NeighbourhoodRecord,
     Roster,
     RosterProgress,
     RosterSolution,
@@ -48,6 +49,7 @@ __all__ = [
     "Fairness",
     "HardRule",
     "InfeasibilityExplanation",
+    "NeighbourhoodRecord",
     "Nurse",
     "ProgressCallback",
     "Roster",

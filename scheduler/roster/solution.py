@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from types import MappingProxyType
 from typing import TYPE_CHECKING
@@ -115,6 +115,25 @@ class RosterProgress:
 
 
 @dataclass(frozen=True)
+class NeighbourhoodRecord:
+    """What one kind of neighbourhood did in a large neighbourhood search.
+
+    Attributes
+    ----------
+    searches
+        Neighbourhoods of this kind searched.
+    proved
+        Searches that CP-SAT finished (the neighbourhood held nothing better than what it returned).
+    improvements
+        Searches that gave a better roster than the best so far.
+    """
+
+    searches: int
+    proved: int
+    improvements: int
+
+
+@dataclass(frozen=True)
 class RosterSolution:
     """The typed answer of :func:`scheduler.roster.solve_roster` and :func:`scheduler.roster.repair_roster`.
 
@@ -136,6 +155,8 @@ class RosterSolution:
         Whether the caller's cancel hook stopped the search.
     explanation
         When infeasible: what to relax (fewest extra nurses, conflicting rules).
+    neighbourhoods
+        From the large neighbourhood search only: what each kind of neighbourhood did.
     """
 
     status: RosterStatus
@@ -146,9 +167,11 @@ class RosterSolution:
     seconds: float
     cancelled: bool = False
     explanation: InfeasibilityExplanation | None = None
+    neighbourhoods: Mapping[str, NeighbourhoodRecord] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "objective_terms", MappingProxyType(dict(self.objective_terms)))
+        object.__setattr__(self, "neighbourhoods", MappingProxyType(dict(self.neighbourhoods)))
 
     @property
     def has_roster(self) -> bool:

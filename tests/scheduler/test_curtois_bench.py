@@ -10,6 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from scheduler.roster.curtois import read_curtois, solve_curtois
+from scheduler.roster.lns import ALL_NEIGHBOURHOODS
 from ui.commands.bench_curtois import curtois
 
 
@@ -35,7 +36,8 @@ def test_command_prints_json_with_the_checker_objective(shared_data: Path) -> No
     assert report["seconds"] < 20
     assert report["gap_to_best_known"] == 0
     assert sum(report["objective_terms"].values()) == report["objective"]
-    assert report["neighbourhoods"] == ["nurses", "days", "block", "weak_cover"]
+    assert report["neighbourhoods"] == list(ALL_NEIGHBOURHOODS)
+    assert report["neighbourhood_searches"] == {}  # Instance1 is solved by plain CP-SAT
 
 
 def test_command_rejects_a_missing_file(tmp_path: Path) -> None:
@@ -46,13 +48,19 @@ def test_command_rejects_a_missing_file(tmp_path: Path) -> None:
 
 
 @pytest.mark.shared_data
-def test_lns_method_on_instance1(shared_data: Path) -> None:
+def test_lns_with_two_kinds_of_neighbourhood_on_instance1(shared_data: Path) -> None:
     result = solve_curtois(
-        read_curtois(_instance(shared_data, 1)), time_limit_seconds=6, workers=2, seed=0, method="lns"
+        read_curtois(_instance(shared_data, 1)),
+        time_limit_seconds=6,
+        workers=2,
+        seed=0,
+        method="lns",
+        neighbourhoods=("days", "weekends"),
     )
     assert result.feasible
     assert result.objective is not None and result.objective >= 607
     assert result.objective == result.solution.objective
+    assert set(result.solution.neighbourhoods) == {"days", "weekends"}
 
 
 def test_command_names_an_unknown_kind_of_neighbourhood(tmp_path: Path) -> None:
@@ -68,20 +76,22 @@ def test_command_names_an_unknown_kind_of_neighbourhood(tmp_path: Path) -> None:
 
 
 @pytest.mark.shared_data
-def test_lns_with_every_kind_of_neighbourhood_on_instance1(shared_data: Path) -> None:
-    from scheduler.roster.lns import ALL_NEIGHBOURHOODS
-
+def test_lns_searches_every_kind_of_neighbourhood_by_default_on_instance1(shared_data: Path) -> None:
     result = solve_curtois(
         read_curtois(_instance(shared_data, 1)),
         time_limit_seconds=6,
         workers=2,
         seed=0,
         method="lns",
-        neighbourhoods=ALL_NEIGHBOURHOODS,
     )
     assert result.feasible
     assert result.objective is not None and result.objective >= 607
     assert result.objective == result.solution.objective
+    records = result.solution.neighbourhoods
+    assert set(records) == set(ALL_NEIGHBOURHOODS)
+    assert sum(record.searches for record in records.values()) > len(ALL_NEIGHBOURHOODS)
+    for record in records.values():
+        assert record.proved <= record.searches and record.improvements <= record.searches
 
 
 def test_unknown_method_is_rejected(tmp_path: Path) -> None:

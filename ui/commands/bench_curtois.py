@@ -80,5 +80,10 @@ def curtois(
         "seed": seed,
         "neighbourhoods": list(kinds),
         "shortfall_cuts": shortfall_cuts,
+        # per kind searched by the LNS (empty for plain CP-SAT): searches, proved, improvements
+        "neighbourhood_searches": {
+            kind: [record.searches, record.proved, record.improvements]
+            for kind, record in result.solution.neighbourhoods.items()
+        },
     }
     typer.echo(json.dumps(report))
