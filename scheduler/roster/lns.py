@@ -9,11 +9,11 @@
    could take it, or two weekends' changes of hands (:data:`ALL_NEIGHBOURHOODS`) — and lets CP-SAT
    re-roster the free part with everything else fixed (one worker per thread). Nurses with nothing free
    are left out of that small model: their cover counts are taken off the cover lines, which keeps the
-   penalties exact. When most nurses are
-   free, the whole model (built once) is copied instead and the fixed cells posted as one clause, which
-   is ten times quicker than building the model again. Better or equal rosters (scored by the
-   independent checker) replace the best one. The size of each kind of neighbourhood adapts: it grows
-   when CP-SAT proves the neighbourhood holds nothing better, and shrinks when it runs out of time.
+   penalties exact. When most nurses are free, the whole model (built once) is copied instead and the
+   fixed cells posted as one clause, which is ten times quicker than building the model again. Better
+   or equal rosters (scored by the independent checker) replace the best one. The size of each kind of
+   neighbourhood adapts: it grows when CP-SAT proves the neighbourhood holds nothing better, and shrinks
+   when it runs out of time.
 """
 
 from __future__ import annotations
@@ -574,12 +574,14 @@ class _Search:
         )
         if run.cancelled:
             self.cancelled = True
-        self.statistics[kind][0] += 1
-        if run.status == cp_model.OPTIMAL:
-            self.statistics[kind][1] += 1
-            self.difficulty[kind].solved()
-        elif run.status != cp_model.INFEASIBLE:
-            self.difficulty[kind].timed_out()
+        # the counts are reported (RosterSolution.neighbourhoods): the other thread may count the same kind
+        with self.lock:
+            self.statistics[kind][0] += 1
+            if run.status == cp_model.OPTIMAL:
+                self.statistics[kind][1] += 1
+                self.difficulty[kind].solved()
+            elif run.status != cp_model.INFEASIBLE:
+                self.difficulty[kind].timed_out()
         if run.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return False
         candidate = neighbourhood.merge(built.roster_from(run.solver))
