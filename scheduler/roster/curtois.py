@@ -426,6 +426,8 @@ def solve_curtois(
     cancel: threading.Event | None = None,
     neighbourhoods: tuple[str, ...] = NEIGHBOURHOODS,
     shortfall_cuts: bool = False,
+    neighbourhood_seconds: float = 2.0,
+    max_neighbourhood_seconds: float | None = None,
 ) -> CurtoisResult:
     """Roster a Curtois instance with our model and check the answer independently.
 
@@ -445,7 +447,7 @@ def solve_curtois(
         :data:`LNS_MIN_NURSE_DAYS` nurse-days up.
     progress, cancel
         As for :func:`scheduler.roster.solve_roster`.
-    neighbourhoods, shortfall_cuts
+    neighbourhoods, shortfall_cuts, neighbourhood_seconds, max_neighbourhood_seconds
         Options of the LNS (:func:`scheduler.roster.lns.solve_roster_lns`).
     """
     problem = curtois_problem(instance)
@@ -464,6 +466,8 @@ def solve_curtois(
             first_share=LNS_FIRST_SHARE,
             neighbourhoods=neighbourhoods,
             shortfall_cuts=shortfall_cuts,
+            neighbourhood_seconds=neighbourhood_seconds,
+            max_neighbourhood_seconds=max_neighbourhood_seconds,
         )
     else:
         solution = solve_roster(

@@ -100,6 +100,15 @@ their context (:mod:`scheduler.roster.window`) rather than a copy of the whole m
 a benchmark: every shared Curtois instance is shorter, and a 120-nurse, 364-day model took 1.6 s to copy
 before its presolve, against a 2 s neighbourhood limit."""
 
+STALL_SEARCHES_PER_KIND = 8
+"""Searches of each kind, on average, since the last improvement after which the search counts as stalled
+and the time of one neighbourhood search doubles (up to ``max_neighbourhood_seconds``): the sizes adapt
+to what CP-SAT can settle in the time given, so a longer time lets the neighbourhoods grow past the local
+optimum the short ones are stuck in."""
+
+STALL_GROWTH = 8.0
+"""Default most time of one neighbourhood search, as a multiple of the first one."""
+
 WHOLE_MODEL_SHARE = 0.5
 """Neighbourhoods freeing at least this share of the nurses copy the whole model (built once) instead of
 building a model of the free nurses: on Instance12 (60 × 28) building takes 0.5 s, copying 0.05 s."""
@@ -315,6 +324,7 @@ class _Search:
         deadline: float,
         started: float,
         neighbourhood_seconds: float,
+        max_neighbourhood_seconds: float | None = None,
         progress: ProgressCallback | None,
         cancel: threading.Event | None,
         bound: float,
@@ -333,6 +343,14 @@ class _Search:
         self.deadline = deadline
         self.started = started
         self.neighbourhood_seconds = neighbourhood_seconds
+        """Time of one neighbourhood search now [s]: doubles when the search stalls."""
+        self.max_neighbourhood_seconds = (
+            STALL_GROWTH * neighbourhood_seconds
+            if max_neighbourhood_seconds is None
+            else max(neighbourhood_seconds, max_neighbourhood_seconds)
+        )
+        self.since_improvement = 0
+        """Searches (all kinds, all threads) since the best roster last improved, or since the time grew."""
         self.progress = progress
         self.cancel = cancel
         self.bound = bound
@@ -564,9 +582,11 @@ class _Search:
         left = self.deadline - time.perf_counter()
         if left <= 0.05:
             return False
+        with self.lock:
+            seconds = self.neighbourhood_seconds
         run = run_solver(
             built.model,
-            time_limit_seconds=min(self.neighbourhood_seconds, left),
+            time_limit_seconds=min(seconds, left),
             workers=1,
             seed=rng.randrange(1 << 30),
             cancel=self.cancel,
@@ -582,6 +602,7 @@ class _Search:
                 self.difficulty[kind].solved()
             elif run.status != cp_model.INFEASIBLE:
                 self.difficulty[kind].timed_out()
+            self._count_stall()
         if run.status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return False
         candidate = neighbourhood.merge(built.roster_from(run.solver))
@@ -594,6 +615,7 @@ class _Search:
             improved = check.objective < self.best.objective
             self.best = _Best(roster=candidate, objective=check.objective)
             if improved:
+                self.since_improvement = 0
                 self.statistics[kind][2] += 1
                 self.solutions += 1
                 if self.progress is not None:
@@ -606,6 +628,14 @@ class _Search:
                         )
                     )
         return improved
+
+    def _count_stall(self) -> None:
+        """Count one more search without improvement; double the search time when stalled (lock held)."""
+        self.since_improvement += 1
+        stalled = self.since_improvement >= STALL_SEARCHES_PER_KIND * len(self.kinds)
+        if stalled and self.neighbourhood_seconds < self.max_neighbourhood_seconds:
+            self.neighbourhood_seconds = min(self.max_neighbourhood_seconds, 2 * self.neighbourhood_seconds)
+            self.since_improvement = 0
 
     def run_thread(self, seed: int) -> None:
         rng = random.Random(seed)
@@ -630,6 +660,7 @@ def solve_roster_lns(
     hint: Roster | None = None,
     first_share: float = 0.25,
     neighbourhood_seconds: float = 2.0,
+    max_neighbourhood_seconds: float | None = None,
     neighbourhoods: tuple[str, ...] = NEIGHBOURHOODS,
     shortfall_cuts: bool = False,
 ) -> RosterSolution:
@@ -656,7 +687,12 @@ def solve_roster_lns(
         (then there is no bound) unless the start roster breaks a hard rule, when a quarter of the time
         at least goes to it.
     neighbourhood_seconds
-        Time limit of one neighbourhood search [s].
+        Time limit of one neighbourhood search at first [s].
+    max_neighbourhood_seconds
+        Most time limit of one neighbourhood search [s] (default :data:`STALL_GROWTH` times
+        ``neighbourhood_seconds``): the limit doubles each time every kind has been searched
+        :data:`STALL_SEARCHES_PER_KIND` times, on average, without improving the best roster. Equal to
+        ``neighbourhood_seconds``, the limit stays fixed.
     neighbourhoods
         Kinds of neighbourhood to search, from :data:`ALL_NEIGHBOURHOODS` (each drawn equally often).
     shortfall_cuts
@@ -726,6 +762,7 @@ def solve_roster_lns(
         )
     proved = first is not None and first.status == cp_model.OPTIMAL
     records: dict[str, NeighbourhoodRecord] = {}
+    reached: float | None = None
     if not proved and not cancelled:
         whole = built if built is not None and built.variables.work_pattern_automaton else None
         search = _Search(
@@ -734,6 +771,7 @@ def solve_roster_lns(
             deadline=deadline,
             started=started,
             neighbourhood_seconds=neighbourhood_seconds,
+            max_neighbourhood_seconds=max_neighbourhood_seconds,
             progress=progress,
             cancel=cancel,
             bound=bound,
@@ -753,6 +791,7 @@ def solve_roster_lns(
         best = search.best
         cancelled = search.cancelled
         records = {kind: NeighbourhoodRecord(*counts) for kind, counts in search.statistics.items()}
+        reached = search.neighbourhood_seconds
     optimal = proved or best.objective <= math.ceil(bound - 1e-9)
     check = check_roster(problem, best.roster)
     return RosterSolution(
@@ -764,4 +803,5 @@ def solve_roster_lns(
         seconds=time.perf_counter() - started,
         cancelled=cancelled,
         neighbourhoods=records,
+        neighbourhood_seconds=reached,
     )

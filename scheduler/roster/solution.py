@@ -157,6 +157,9 @@ class RosterSolution:
         When infeasible: what to relax (fewest extra nurses, conflicting rules).
     neighbourhoods
         From the large neighbourhood search only: what each kind of neighbourhood did.
+    neighbourhood_seconds
+        From the large neighbourhood search only: the time limit of one neighbourhood search when it
+        stopped [s] (it grows when the search stalls).
     """
 
     status: RosterStatus
@@ -168,6 +171,7 @@ class RosterSolution:
     cancelled: bool = False
     explanation: InfeasibilityExplanation | None = None
     neighbourhoods: Mapping[str, NeighbourhoodRecord] = field(default_factory=dict)
+    neighbourhood_seconds: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "objective_terms", MappingProxyType(dict(self.objective_terms)))

@@ -38,6 +38,7 @@ def test_command_prints_json_with_the_checker_objective(shared_data: Path) -> No
     assert sum(report["objective_terms"].values()) == report["objective"]
     assert report["neighbourhoods"] == list(ALL_NEIGHBOURHOODS)
     assert report["neighbourhood_searches"] == {}  # Instance1 is solved by plain CP-SAT
+    assert report["neighbourhood_seconds"] == 2.0 and report["neighbourhood_seconds_reached"] is None
 
 
 def test_command_rejects_a_missing_file(tmp_path: Path) -> None:
@@ -56,11 +57,15 @@ def test_lns_with_two_kinds_of_neighbourhood_on_instance1(shared_data: Path) -> 
         seed=0,
         method="lns",
         neighbourhoods=("days", "weekends"),
+        neighbourhood_seconds=0.5,
+        max_neighbourhood_seconds=1.0,
     )
     assert result.feasible
     assert result.objective is not None and result.objective >= 607
     assert result.objective == result.solution.objective
     assert set(result.solution.neighbourhoods) == {"days", "weekends"}
+    reached = result.solution.neighbourhood_seconds
+    assert reached is not None and 0.5 <= reached <= 1.0
 
 
 def test_command_names_an_unknown_kind_of_neighbourhood(tmp_path: Path) -> None:

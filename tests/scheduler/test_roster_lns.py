@@ -28,6 +28,8 @@ from scheduler.roster import (
 from scheduler.roster.lns import (
     ALL_NEIGHBOURHOODS,
     DAY_WINDOW_MIN_DAYS,
+    STALL_GROWTH,
+    STALL_SEARCHES_PER_KIND,
     _Best,
     _fix_and_hint,
     _Search,
@@ -168,7 +170,12 @@ def test_lns_without_a_first_phase_stops_when_cancelled() -> None:
 
 
 def _search(
-    problem: RosterProblem, roster: Roster, *, shortfall_cuts: bool = False, build_whole: bool = True
+    problem: RosterProblem,
+    roster: Roster,
+    *,
+    shortfall_cuts: bool = False,
+    build_whole: bool = True,
+    max_neighbourhood_seconds: float | None = None,
 ) -> _Search:
     whole = build_roster_model(problem, work_pattern_automaton=True) if build_whole else None
     if whole is not None:
@@ -181,6 +188,7 @@ def _search(
         deadline=now + 30,
         started=now,
         neighbourhood_seconds=5,
+        max_neighbourhood_seconds=max_neighbourhood_seconds,
         progress=None,
         cancel=None,
         bound=0.0,
@@ -216,6 +224,40 @@ def test_neighbourhoods_of_the_copied_whole_model_keep_the_fixed_cells() -> None
         }
 
     assert outside(found) == outside(start)
+
+
+def test_a_stalled_search_doubles_its_neighbourhood_time_up_to_the_most() -> None:
+    problem = _ward(nurses=6, days=14)
+    search = _search(problem, greedy_roster(problem, seed=1), build_whole=False)
+    stall = STALL_SEARCHES_PER_KIND * len(ALL_NEIGHBOURHOODS)
+    seen = []
+    for _ in range(6 * stall):
+        search._count_stall()
+        seen.append(search.neighbourhood_seconds)
+    # 5 s for the first stall's searches, then 10, 20, 40 (the most: 8 times the first) and no more
+    assert seen[stall - 2] == 5 and seen[stall - 1] == 10
+    assert seen[2 * stall - 2] == 10 and seen[2 * stall - 1] == 20
+    assert max(seen) == seen[-1] == 5 * STALL_GROWTH
+
+    fixed = _search(problem, search.best.roster, build_whole=False, max_neighbourhood_seconds=5)
+    for _ in range(3 * stall):
+        fixed._count_stall()
+    assert fixed.neighbourhood_seconds == 5
+
+
+def test_an_improving_search_starts_the_stall_count_again() -> None:
+    problem = _ward(nurses=8, days=14)
+    search = _search(problem, greedy_roster(problem, seed=4))
+    rng = random.Random(5)
+    improved = False
+    for kind in ALL_NEIGHBOURHOODS * 3:
+        before = search.since_improvement
+        improved = search._search_neighbourhood(kind, rng, search.best)
+        if improved:
+            assert search.since_improvement == 0
+            break
+        assert search.since_improvement == before + 1
+    assert improved, "a greedy start of eight nurses is improved by one of 21 neighbourhoods"
 
 
 def test_weak_lines_are_drawn_among_badly_covered_lines_by_their_penalty() -> None:

@@ -13,7 +13,12 @@ from typing import Annotated
 import typer
 
 from scheduler.roster.curtois import CURTOIS_TERMS, read_curtois, solve_curtois
-from scheduler.roster.lns import ALL_NEIGHBOURHOODS, NEIGHBOURHOODS, checked_neighbourhoods
+from scheduler.roster.lns import (
+    ALL_NEIGHBOURHOODS,
+    NEIGHBOURHOODS,
+    STALL_GROWTH,
+    checked_neighbourhoods,
+)
 
 
 def curtois(
@@ -41,6 +46,17 @@ def curtois(
             help="Cap the nurses short in each neighbourhood at what a roster no worse than the best allows"
         ),
     ] = False,
+    neighbourhood_seconds: Annotated[
+        float, typer.Option(help="First time limit of one neighbourhood search [s]", min=0.1)
+    ] = 2.0,
+    max_neighbourhood_seconds: Annotated[
+        float | None,
+        typer.Option(
+            help="Most time limit of one neighbourhood search [s]; it doubles when the search stalls "
+            f"(default: {STALL_GROWTH:g} times the first; equal to it keeps the limit fixed)",
+            min=0.1,
+        ),
+    ] = None,
 ) -> None:
     """Solve a Curtois shift scheduling instance and print instance, objective, status, bound, seconds."""
     try:
@@ -55,6 +71,8 @@ def curtois(
         seed=seed,
         neighbourhoods=kinds,
         shortfall_cuts=shortfall_cuts,
+        neighbourhood_seconds=neighbourhood_seconds,
+        max_neighbourhood_seconds=max_neighbourhood_seconds,
     )
     best_known = benchmark.best_known
     report = {
@@ -80,6 +98,9 @@ def curtois(
         "seed": seed,
         "neighbourhoods": list(kinds),
         "shortfall_cuts": shortfall_cuts,
+        "neighbourhood_seconds": neighbourhood_seconds,
+        # the time limit of one neighbourhood search when the LNS stopped (None for plain CP-SAT)
+        "neighbourhood_seconds_reached": result.solution.neighbourhood_seconds,
         # per kind searched by the LNS (empty for plain CP-SAT): searches, proved, improvements
         "neighbourhood_searches": {
             kind: [record.searches, record.proved, record.improvements]
