@@ -13,7 +13,9 @@
    fixed cells posted as one clause, which is ten times quicker than building the model again. Better
    or equal rosters (scored by the independent checker) replace the best one. The size of each kind of
    neighbourhood adapts: it grows when CP-SAT proves the neighbourhood holds nothing better, and shrinks
-   when it runs out of time.
+   when it runs out of time. When the search stalls (every kind searched several times since the last
+   improvement), the time of one neighbourhood search doubles, so the sizes can grow past the local
+   optimum the short searches are stuck in.
 """
 
 from __future__ import annotations
