@@ -20,7 +20,7 @@ from pathlib import Path
 from types import MappingProxyType
 
 from scheduler.roster.checker import RosterCheck, check_roster
-from scheduler.roster.lns import NEIGHBOURHOODS, solve_roster_lns
+from scheduler.roster.lns import FINAL_SHARE, NEIGHBOURHOODS, solve_roster_lns
 from scheduler.roster.model import ProgressCallback, solve_roster
 from scheduler.roster.problem import (
     TERM_COVER_SHORTFALL,
@@ -428,6 +428,7 @@ def solve_curtois(
     shortfall_cuts: bool = False,
     neighbourhood_seconds: float = 2.0,
     max_neighbourhood_seconds: float | None = None,
+    final_share: float = FINAL_SHARE,
 ) -> CurtoisResult:
     """Roster a Curtois instance with our model and check the answer independently.
 
@@ -447,7 +448,7 @@ def solve_curtois(
         :data:`LNS_MIN_NURSE_DAYS` nurse-days up.
     progress, cancel
         As for :func:`scheduler.roster.solve_roster`.
-    neighbourhoods, shortfall_cuts, neighbourhood_seconds, max_neighbourhood_seconds
+    neighbourhoods, shortfall_cuts, neighbourhood_seconds, max_neighbourhood_seconds, final_share
         Options of the LNS (:func:`scheduler.roster.lns.solve_roster_lns`).
     """
     problem = curtois_problem(instance)
@@ -468,6 +469,7 @@ def solve_curtois(
             shortfall_cuts=shortfall_cuts,
             neighbourhood_seconds=neighbourhood_seconds,
             max_neighbourhood_seconds=max_neighbourhood_seconds,
+            final_share=final_share,
         )
     else:
         solution = solve_roster(

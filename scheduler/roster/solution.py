@@ -160,6 +160,9 @@ class RosterSolution:
     neighbourhood_seconds
         From the large neighbourhood search only: the time limit of one neighbourhood search when it
         stopped [s] (it grows when the search stalls).
+    final_search_started
+        From the large neighbourhood search only: when its final search of the whole model started
+        (seconds from the start), or None when there was none.
     """
 
     status: RosterStatus
@@ -172,6 +175,7 @@ class RosterSolution:
     explanation: InfeasibilityExplanation | None = None
     neighbourhoods: Mapping[str, NeighbourhoodRecord] = field(default_factory=dict)
     neighbourhood_seconds: float | None = None
+    final_search_started: float | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "objective_terms", MappingProxyType(dict(self.objective_terms)))

@@ -10,7 +10,7 @@ import typer
 from typer.testing import CliRunner
 
 from scheduler.roster.curtois import read_curtois, solve_curtois
-from scheduler.roster.lns import ALL_NEIGHBOURHOODS
+from scheduler.roster.lns import ALL_NEIGHBOURHOODS, FINAL_SHARE, WHOLE_MODEL_RECORD
 from ui.commands.bench_curtois import curtois
 
 
@@ -39,6 +39,7 @@ def test_command_prints_json_with_the_checker_objective(shared_data: Path) -> No
     assert report["neighbourhoods"] == list(ALL_NEIGHBOURHOODS)
     assert report["neighbourhood_searches"] == {}  # Instance1 is solved by plain CP-SAT
     assert report["neighbourhood_seconds"] == 2.0 and report["neighbourhood_seconds_reached"] is None
+    assert report["final_share"] == FINAL_SHARE and report["final_search_started"] is None
 
 
 def test_command_rejects_a_missing_file(tmp_path: Path) -> None:
@@ -106,3 +107,23 @@ def test_unknown_method_is_rejected(tmp_path: Path) -> None:
     path.write_text(TINY, encoding="utf-8")
     with pytest.raises(ValueError, match="method"):
         solve_curtois(read_curtois(path), time_limit_seconds=1, workers=1, method="simplex")
+
+
+@pytest.mark.shared_data
+def test_the_lns_final_search_of_the_whole_model_on_instance1(shared_data: Path) -> None:
+    # Instance1's best known (607) is its optimum: plain CP-SAT proves it (test above)
+    result = solve_curtois(
+        read_curtois(_instance(shared_data, 1)),
+        time_limit_seconds=20,
+        workers=2,
+        seed=0,
+        method="lns",
+        neighbourhood_seconds=0.5,
+        final_share=0.5,
+    )
+    solution = result.solution
+    assert result.feasible and result.objective == solution.objective
+    started = solution.final_search_started
+    assert started is not None and started <= 10 + 1
+    assert solution.neighbourhoods[WHOLE_MODEL_RECORD].searches == 1
+    assert 0 < solution.bound <= 607 <= result.objective

@@ -28,8 +28,10 @@ from scheduler.roster import (
 from scheduler.roster.lns import (
     ALL_NEIGHBOURHOODS,
     DAY_WINDOW_MIN_DAYS,
+    FINAL_MIN_SECONDS,
     STALL_GROWTH,
     STALL_SEARCHES_PER_KIND,
+    WHOLE_MODEL_RECORD,
     _Best,
     _fix_and_hint,
     _Search,
@@ -37,7 +39,13 @@ from scheduler.roster.lns import (
     solve_roster_lns,
     subproblem,
 )
-from scheduler.roster.model import RosterModel, SolverRun, build_roster_model, run_solver
+from scheduler.roster.model import (
+    RosterModel,
+    SolverRun,
+    build_roster_model,
+    run_solver,
+    solve_roster,
+)
 
 WORKERS = 2
 
@@ -517,3 +525,93 @@ def test_a_nurse_whose_search_finds_no_line_in_time_is_tried_again_with_more_tim
     assert check_roster(problem, roster).feasible
     assert len(limits) == 7, "six nurses, one of them twice"
     assert limits[-1] == 2 * limits[0]
+
+
+def test_the_final_search_of_the_whole_model_improves_a_poor_roster_and_proves_the_optimum() -> None:
+    problem = _ward(nurses=6, days=14)
+    optimum = solve_roster(problem, time_limit_seconds=60, workers=WORKERS, seed=0)
+    assert optimum.status is RosterStatus.OPTIMAL and optimum.objective is not None
+    search = _search(problem, greedy_roster(problem, seed=0))
+    start = search.best.objective
+    assert start > optimum.objective, "the greedy start leaves something to improve"
+    record = search.search_whole_model(deadline=time.perf_counter() + 60, workers=WORKERS, seed=0)
+    check = check_roster(problem, search.best.roster)
+    assert check.feasible, check.violations
+    assert check.objective == search.best.objective == optimum.objective
+    assert (record.searches, record.proved, record.improvements) == (1, 1, 1)
+    assert search.bound == optimum.objective
+
+
+def test_the_final_search_never_returns_a_worse_roster_and_its_bound_stays_below_the_optimum() -> None:
+    problem = _ward(nurses=10, days=28)
+    best_found = solve_roster(problem, time_limit_seconds=20, workers=WORKERS, seed=0)
+    assert best_found.objective is not None
+    search = _search(problem, greedy_roster(problem, seed=5))
+    start = search.best.objective
+    search.search_whole_model(deadline=time.perf_counter() + 2, workers=WORKERS, seed=1)
+    assert check_roster(problem, search.best.roster).objective == search.best.objective <= start
+    # a lower bound: the optimum is at most any roster's objective
+    assert search.bound <= best_found.objective
+
+
+def test_a_search_that_stalls_at_its_longest_time_stops_its_threads_when_asked() -> None:
+    problem = _ward(nurses=6, days=14)
+    search = _search(problem, greedy_roster(problem, seed=1), build_whole=False, max_neighbourhood_seconds=5)
+    search.stop_when_stalled = True
+    for _ in range(STALL_SEARCHES_PER_KIND * len(ALL_NEIGHBOURHOODS)):
+        assert not search.stalled
+        search._count_stall()
+    assert search.stalled
+    started = time.perf_counter()
+    search.run_thread(seed=0)
+    assert time.perf_counter() - started < 1, "a stalled search searches no more neighbourhoods"
+    assert search.statistics == {kind: [0, 0, 0] for kind in ALL_NEIGHBOURHOODS}
+
+
+def test_the_lns_ends_with_a_search_of_the_whole_model_in_its_last_share_of_time() -> None:
+    problem = _ward(nurses=10, days=28)  # 14 days would be solved to its bound before the final share
+    limit = 4 * FINAL_MIN_SECONDS
+    reports: list[tuple[float, float]] = []
+    solution = solve_roster_lns(
+        problem,
+        time_limit_seconds=limit,
+        workers=WORKERS,
+        seed=0,
+        first_share=0.0,
+        neighbourhood_seconds=1.0,
+        final_share=0.5,
+        progress=lambda p: reports.append((p.seconds, p.objective)),
+    )
+    assert solution.roster is not None
+    check = check_roster(problem, solution.roster)
+    assert check.feasible, check.violations
+    assert check.objective == solution.objective
+    assert solution.bound <= solution.objective + 1e-6
+    started = solution.final_search_started
+    # a neighbourhood search already running when the share begins ends within its 1-s limit
+    assert started is not None and started <= 0.5 * limit + 2
+    assert solution.neighbourhoods[WHOLE_MODEL_RECORD].searches == 1
+    assert solution.seconds <= limit + 5
+    assert [s for s, _ in reports] == sorted(s for s, _ in reports)
+    assert [o for _, o in reports] == sorted((o for _, o in reports), reverse=True)
+    assert reports[-1][1] == solution.objective
+
+
+def test_without_a_final_share_or_on_a_long_horizon_there_is_no_final_search() -> None:
+    for problem, share in ((_ward(nurses=6, days=14), 0.0), (_ward(nurses=4, days=DAY_WINDOW_MIN_DAYS), 0.5)):
+        solution = solve_roster_lns(
+            problem,
+            time_limit_seconds=2 * FINAL_MIN_SECONDS,
+            workers=WORKERS,
+            seed=0,
+            first_share=0.0,
+            neighbourhood_seconds=1.0,
+            final_share=share,
+        )
+        assert solution.final_search_started is None
+        assert WHOLE_MODEL_RECORD not in solution.neighbourhoods
+
+
+def test_a_final_share_out_of_range_is_named() -> None:
+    with pytest.raises(ValueError, match="final_share"):
+        solve_roster_lns(_ward(nurses=4, days=7), time_limit_seconds=1, final_share=1.5)

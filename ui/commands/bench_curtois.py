@@ -15,6 +15,7 @@ import typer
 from scheduler.roster.curtois import CURTOIS_TERMS, read_curtois, solve_curtois
 from scheduler.roster.lns import (
     ALL_NEIGHBOURHOODS,
+    FINAL_SHARE,
     NEIGHBOURHOODS,
     STALL_GROWTH,
     checked_neighbourhoods,
@@ -57,6 +58,15 @@ def curtois(
             min=0.1,
         ),
     ] = None,
+    final_share: Annotated[
+        float,
+        typer.Option(
+            help="Share of the time left, at the latest, to a final CP-SAT search of the whole model from "
+            "the best roster (it starts earlier when the neighbourhoods stall; 0: none)",
+            min=0.0,
+            max=1.0,
+        ),
+    ] = FINAL_SHARE,
 ) -> None:
     """Solve a Curtois shift scheduling instance and print instance, objective, status, bound, seconds."""
     try:
@@ -73,6 +83,7 @@ def curtois(
         shortfall_cuts=shortfall_cuts,
         neighbourhood_seconds=neighbourhood_seconds,
         max_neighbourhood_seconds=max_neighbourhood_seconds,
+        final_share=final_share,
     )
     best_known = benchmark.best_known
     report = {
@@ -101,6 +112,13 @@ def curtois(
         "neighbourhood_seconds": neighbourhood_seconds,
         # the time limit of one neighbourhood search when the LNS stopped (None for plain CP-SAT)
         "neighbourhood_seconds_reached": result.solution.neighbourhood_seconds,
+        "final_share": final_share,
+        # when the final search of the whole model started [s] (None: none, or plain CP-SAT)
+        "final_search_started": (
+            None
+            if result.solution.final_search_started is None
+            else round(result.solution.final_search_started, 3)
+        ),
         # per kind searched by the LNS (empty for plain CP-SAT): searches, proved, improvements
         "neighbourhood_searches": {
             kind: [record.searches, record.proved, record.improvements]
