@@ -3,19 +3,23 @@
 1. A quick roster is built nurse by nurse (:func:`greedy_roster`).
 2. Optionally (``first_share`` > 0, or when that roster breaks a hard rule) CP-SAT runs on the whole model
    for a share of the time, starting from that roster; this also gives the lower bound.
-3. Until the time is up, each search thread frees part of the best roster — a few nurses over the whole
-   horizon, every nurse over a few days, a block of both, nurses who could work a badly covered shift
-   (drawn in proportion to its penalty), the shift types of a window, a refused request with those who
-   could take it, or two weekends' changes of hands (:data:`ALL_NEIGHBOURHOODS`) — and lets CP-SAT
-   re-roster the free part with everything else fixed (one worker per thread). Nurses with nothing free
-   are left out of that small model: their cover counts are taken off the cover lines, which keeps the
-   penalties exact. When most nurses are free, the whole model (built once) is copied instead and the
-   fixed cells posted as one clause, which is ten times quicker than building the model again. Better
-   or equal rosters (scored by the independent checker) replace the best one. The size of each kind of
-   neighbourhood adapts: it grows when CP-SAT proves the neighbourhood holds nothing better, and shrinks
-   when it runs out of time. When the search stalls (every kind searched several times since the last
-   improvement), the time of one neighbourhood search doubles, so the sizes can grow past the local
+3. Until the final share of the time, each search thread frees part of the best roster — a few nurses
+   over the whole horizon, every nurse over a few days, a block of both, nurses who could work a badly
+   covered shift (drawn in proportion to its penalty), the shift types of a window, a refused request
+   with those who could take it, or two weekends' changes of hands (:data:`ALL_NEIGHBOURHOODS`) — and
+   lets CP-SAT re-roster the free part with everything else fixed (one worker per thread). Nurses with
+   nothing free are left out of that small model: their cover counts are taken off the cover lines, which
+   keeps the penalties exact. When most nurses are free, the whole model (built once) is copied instead
+   and the fixed cells posted as one clause, which is ten times quicker than building the model again.
+   Better or equal rosters (scored by the independent checker) replace the best one. The size of each
+   kind of neighbourhood adapts: it grows when CP-SAT proves the neighbourhood holds nothing better, and
+   shrinks when it runs out of time. When the search stalls (every kind searched several times since the
+   last improvement), the time of one neighbourhood search doubles, so the sizes can grow past the local
    optimum the short searches are stuck in.
+4. In the last share of the time (:data:`FINAL_SHARE`), or earlier once the searches stall at their
+   longest time, CP-SAT searches the whole model with all the workers, from the best roster and with
+   the shortfall caps posted: it can move work between many nurses at once, and it may prove the roster
+   optimal.
 """
 
 from __future__ import annotations
