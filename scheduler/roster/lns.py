@@ -401,6 +401,16 @@ class _Search:
                 self.whole = whole
             return self.whole
 
+    def _copy_of_whole_model(self) -> RosterModel:
+        """A copy of the whole model to add constraints to (its variables shared with the original)."""
+        whole = self._whole_model()
+        return RosterModel(
+            problem=whole.problem,
+            model=whole.model.clone(),
+            variables=whole.variables,
+            penalty_terms=whole.penalty_terms,
+        )
+
     def _free_cells(self, kind: str, rng: random.Random, roster: Roster) -> set[Cell]:
         days = self.problem.days
         share = self.difficulty[kind].share
@@ -578,13 +588,7 @@ class _Search:
         free_nurses = {n for n, _ in free}
         part = subproblem(self.problem, roster, free_nurses)
         if part is self.problem or len(free_nurses) >= WHOLE_MODEL_SHARE * len(self.nurse_ids):
-            whole = self._whole_model()
-            built = RosterModel(
-                problem=whole.problem,
-                model=whole.model.clone(),
-                variables=whole.variables,
-                penalty_terms=whole.penalty_terms,
-            )
+            built = self._copy_of_whole_model()
             in_part = set(self.nurse_ids)
         else:
             built = build_roster_model(part, work_pattern_automaton=True)
@@ -673,13 +677,7 @@ class _Search:
         (capped by the best objective, as the caps only hold for rosters no worse). Returns the record of
         this one search (proved: the best roster is optimal).
         """
-        whole = self._whole_model()
-        built = RosterModel(
-            problem=whole.problem,
-            model=whole.model.clone(),
-            variables=whole.variables,
-            penalty_terms=whole.penalty_terms,
-        )
+        built = self._copy_of_whole_model()
         built.model.clear_hints()
         left = deadline - time.perf_counter()
         _complete_hint(built, self.best.roster, seconds=min(10.0, max(1.0, 0.1 * left)))
